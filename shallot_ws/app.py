@@ -1,0 +1,143 @@
+"""The ``websocket`` decorator: a handler and its hooks become an ASGI 3 application."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncGenerator, Callable
+from typing import Any, overload
+
+from .asgi import serve_lifespan, upgrade_required
+from .driver import Settings, run_connection
+from .errors import InvalidHandler, ProtocolError
+from .receiver import Receiver
+from .signatures import callable_name, check_handler, check_hook
+from .types import Hook, Receive, Scope, Send
+
+__all__ = ["DEFAULT_DRAIN_TIMEOUT", "DEFAULT_MAX_BUFFERED", "WebSocketApp", "websocket"]
+
+DEFAULT_MAX_BUFFERED = 16
+DEFAULT_DRAIN_TIMEOUT = 0.5
+
+
+def _as_generator(
+    function: Callable[[Scope, Receiver], Any],
+) -> Callable[[Scope, Receiver], AsyncGenerator[Any, None]]:
+    """Run a coroutine handler as a generator: what it returns, if anything, is sent."""
+
+    async def generator(scope: Scope, receiver: Receiver) -> AsyncGenerator[Any, None]:
+        result = await function(scope, receiver)
+        if result is not None:
+            yield result
+
+    return generator
+
+
+class WebSocketApp:
+    """An ASGI 3 application serving one handler; ``handler`` and the hooks stay attributes."""
+
+    def __init__(
+        self,
+        handler: Callable[..., Any],
+        *,
+        on_connect: Hook | None = None,
+        on_disconnect: Hook | None = None,
+        on_close: Hook | None = None,
+        max_buffered: int = DEFAULT_MAX_BUFFERED,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+    ) -> None:
+        is_generator = check_handler(handler)
+        for role, hook in (
+            ("on_connect", on_connect),
+            ("on_disconnect", on_disconnect),
+            ("on_close", on_close),
+        ):
+            if hook is not None:
+                check_hook(hook, role)
+        if type(max_buffered) is not int or max_buffered < 1:
+            raise InvalidHandler(f"max_buffered expected a positive int, got {max_buffered!r}")
+        if not isinstance(drain_timeout, (int, float)) or drain_timeout < 0:
+            raise InvalidHandler(
+                f"drain_timeout expected a non-negative number of seconds, got {drain_timeout!r}"
+            )
+        self.handler = handler
+        self.on_connect = on_connect
+        self.on_disconnect = on_disconnect
+        self.on_close = on_close
+        self.max_buffered = max_buffered
+        self.drain_timeout = float(drain_timeout)
+        self._settings = Settings(
+            handler if is_generator else _as_generator(handler),
+            callable_name(handler),
+            on_connect,
+            on_disconnect,
+            on_close,
+            max_buffered,
+            self.drain_timeout,
+        )
+        functools.update_wrapper(self, handler)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve an ASGI scope: ``websocket`` runs the handler, ``http`` gets 426."""
+        kind = scope["type"]
+        if kind == "websocket":
+            await run_connection(self._settings, scope, receive, send)
+        elif kind == "http":
+            await upgrade_required(receive, send)
+        elif kind == "lifespan":
+            await serve_lifespan(receive, send)
+        else:
+            raise ProtocolError(
+                f"expected a 'websocket', 'http' or 'lifespan' scope, got {kind!r}"
+            )
+
+    def __repr__(self) -> str:
+        return f"<WebSocketApp {self._settings.name}>"
+
+
+@overload
+def websocket(handler: Callable[..., Any], /) -> WebSocketApp: ...
+
+
+@overload
+def websocket(
+    handler: None = None,
+    /,
+    *,
+    on_connect: Hook | None = None,
+    on_disconnect: Hook | None = None,
+    on_close: Hook | None = None,
+    max_buffered: int = DEFAULT_MAX_BUFFERED,
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+) -> Callable[[Callable[..., Any]], WebSocketApp]: ...
+
+
+def websocket(
+    handler: Callable[..., Any] | None = None,
+    /,
+    *,
+    on_connect: Hook | None = None,
+    on_disconnect: Hook | None = None,
+    on_close: Hook | None = None,
+    max_buffered: int = DEFAULT_MAX_BUFFERED,
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+) -> WebSocketApp | Callable[[Callable[..., Any]], WebSocketApp]:
+    """Turn a handler ``(scope, receiver)`` into an ASGI app: ``@websocket``, ``@websocket()``
+    or ``@websocket(on_connect=..., on_disconnect=..., on_close=...)``.
+
+    ``max_buffered`` bounds the frames read ahead of the handler; ``drain_timeout`` is how long
+    a handler that is not reading may run on after the client left before it is cancelled.
+    """
+
+    def decorate(function: Callable[..., Any]) -> WebSocketApp:
+        return WebSocketApp(
+            function,
+            on_connect=on_connect,
+            on_disconnect=on_disconnect,
+            on_close=on_close,
+            max_buffered=max_buffered,
+            drain_timeout=drain_timeout,
+        )
+
+    if handler is None:
+        return decorate
+    return decorate(handler)

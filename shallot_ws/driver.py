@@ -1,0 +1,304 @@
+"""The driver: one WebSocket connection's life, from the handshake to ``on_close``.
+
+The only module that awaits the server's ``send``. DESIGN §2 is its specification:
+
+1. handshake: ``on_connect`` decides accept, close (HTTP 403) or denial (an HTTP response);
+2. open: the handler runs; the receiver reads inline or through its watcher, bounded;
+3. the handler returns: close 1000;
+4. the handler yields a close: sent as given, then the generator is closed;
+5. the client leaves: nothing more is sent; a handler that is not reading is closed at its
+   yield or cancelled where it waits after ``drain_timeout``; then ``on_disconnect``;
+6. the handler raises: close 1011, the traceback logged once, no exception text sent;
+7. always last: ``on_close``, once per accepted connection, whatever ended it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+from .errors import InvalidMessage, ProtocolError, SubprotocolError, WSDisconnect
+from .messages import check_outgoing
+from .receiver import Receiver
+from .signatures import callable_name
+from .types import Hook, Message, Receive, Scope, Send
+
+__all__ = ["Settings", "run_connection"]
+
+logger = logging.getLogger("shallot_ws")
+
+DENIAL_EXTENSION = "websocket.http.response"
+TESTING_EXTENSION = "shallot_ws.testing"
+SHUTDOWN_CLOSE: Message = {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
+ERROR_CLOSE: Message = {"type": "websocket.close", "code": 1011, "reason": ""}
+NORMAL_CLOSE: Message = {"type": "websocket.close", "code": 1000, "reason": ""}
+
+# How a connection ended, for the hooks that follow.
+FINISHED, CLOSED, DISCONNECTED, FAILED = "finished", "closed", "disconnected", "failed"
+
+
+class Settings:
+    """What the driver needs of a websocket app: its handler, hooks and limits."""
+
+    __slots__ = (
+        "drain_timeout",
+        "generator",
+        "max_buffered",
+        "name",
+        "on_close",
+        "on_connect",
+        "on_disconnect",
+    )
+
+    def __init__(
+        self,
+        generator: Callable[[Scope, Receiver], AsyncGenerator[Any, None]],
+        name: str,
+        on_connect: Hook | None,
+        on_disconnect: Hook | None,
+        on_close: Hook | None,
+        max_buffered: int,
+        drain_timeout: float,
+    ) -> None:
+        self.generator = generator
+        self.name = name
+        self.on_connect = on_connect
+        self.on_disconnect = on_disconnect
+        self.on_close = on_close
+        self.max_buffered = max_buffered
+        self.drain_timeout = drain_timeout
+
+
+def report(scope: Scope, exc: BaseException, text: str, *args: object) -> None:
+    """Log ``exc`` with its traceback once, and hand it to an in-memory test client if any."""
+    logger.error(text, *args, exc_info=exc)
+    extensions = scope.get("extensions")
+    if extensions:
+        box = extensions.get(TESTING_EXTENSION)
+        if box is not None:
+            box["errors"].append(exc)
+
+
+async def run_connection(settings: Settings, scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve one ``websocket`` scope: handshake, handler, hooks."""
+    event = await receive()
+    if event["type"] != "websocket.connect":
+        raise ProtocolError(f"expected a 'websocket.connect' event first, got {event['type']!r}")
+    if not await _handshake(settings, scope, send):
+        return
+    outcome = FAILED
+    cancelled: BaseException | None = None
+    try:
+        outcome = await _Session(settings, scope, receive, send).run()
+    except asyncio.CancelledError as exc:  # the server cancelled us: hooks still run
+        cancelled = exc
+    finally:
+        if outcome == DISCONNECTED and settings.on_disconnect is not None:
+            cancelled = await _run_hook(settings.on_disconnect, "on_disconnect", scope) or cancelled
+        if settings.on_close is not None:
+            cancelled = await _run_hook(settings.on_close, "on_close", scope) or cancelled
+    if cancelled is not None:
+        raise cancelled
+
+
+async def _run_hook(hook: Hook, role: str, scope: Scope) -> BaseException | None:
+    """Run a closing hook; log what it raises. Returns a cancellation to re-raise later."""
+    try:
+        await hook(scope)
+    except asyncio.CancelledError as exc:
+        return exc
+    except Exception as exc:
+        report(scope, exc, "%s hook %s raised", role, callable_name(hook))
+    return None
+
+
+# -- the handshake ----------------------------------------------------------------------
+
+
+async def _handshake(settings: Settings, scope: Scope, send: Send) -> bool:
+    """Accept or refuse the connection as ``on_connect`` decides; True when accepted."""
+    hook = settings.on_connect
+    if hook is None:
+        await send({"type": "websocket.accept"})
+        return True
+    try:
+        messages = _decide(await hook(scope), scope, callable_name(hook))
+    except Exception as exc:
+        report(scope, exc, "on_connect hook %s raised; refusing the connection", callable_name(hook))
+        messages = _refusal(scope, 500)
+    for message in messages:
+        await send(message)
+    return messages[0]["type"] == "websocket.accept"
+
+
+def _refusal(scope: Scope, status: int) -> list[Message]:
+    if DENIAL_EXTENSION in (scope.get("extensions") or {}):
+        return [
+            {"type": "websocket.http.response.start", "status": status, "headers": []},
+            {"type": "websocket.http.response.body", "body": b"", "more_body": False},
+        ]
+    return [{"type": "websocket.close", "code": 1000, "reason": ""}]
+
+
+def _decide(result: object, scope: Scope, name: str) -> list[Message]:
+    """The messages that carry out what ``on_connect`` returned."""
+    if result is None:
+        return [{"type": "websocket.accept"}]
+    if isinstance(result, dict):
+        kind = result.get("type")
+        if kind == "websocket.accept":
+            subprotocol = result.get("subprotocol")
+            offered = scope.get("subprotocols") or []
+            if subprotocol is not None and subprotocol not in offered:
+                raise SubprotocolError(
+                    f"on_connect hook {name} accepted subprotocol {subprotocol!r}, "
+                    f"which the client did not offer (offered: {list(offered)!r})"
+                )
+            return [result]
+        if kind == "websocket.close":
+            return [result]
+    if (
+        isinstance(result, tuple)
+        and len(result) == 2
+        and isinstance(result[0], dict)
+        and result[0].get("type") == "websocket.http.response.start"
+    ):
+        if DENIAL_EXTENSION in (scope.get("extensions") or {}):
+            return list(result)
+        return [{"type": "websocket.close", "code": 1000, "reason": ""}]
+    raise InvalidMessage(
+        f"on_connect hook {name} returned {result!r}: "
+        "expected None, ws_accept(), ws_close() or ws_deny()"
+    )
+
+
+# -- the open connection ----------------------------------------------------------------
+
+
+class _Session:
+    """One accepted connection: runs the handler and sends what it yields."""
+
+    __slots__ = (
+        "_drain",
+        "_receiver",
+        "_scope",
+        "_send",
+        "_settings",
+        "_stopping",
+        "_task",
+    )
+
+    def __init__(self, settings: Settings, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        self._settings = settings
+        self._scope = scope
+        self._send = send
+        self._receiver = Receiver(receive, settings.max_buffered, loop, self._arm_drain)
+        self._task = asyncio.current_task()
+        self._drain: asyncio.TimerHandle | None = None
+        self._stopping = False
+
+    # The drain timer: armed when the client leaves, re-armed each time the handler takes a
+    # buffered frame; when it fires, a handler still running is stopped where it waits.
+
+    def _arm_drain(self) -> None:
+        if self._drain is not None:
+            self._drain.cancel()
+        delay = 0.0 if self._receiver._error is not None else self._settings.drain_timeout
+        self._drain = asyncio.get_running_loop().call_later(delay, self._drain_expired)
+
+    def _drain_expired(self) -> None:
+        self._drain = None
+        if not self._stopping and self._task is not None:
+            self._stopping = True
+            self._task.cancel()
+
+    async def run(self) -> str:
+        """Run the handler to its end; return how the connection ended."""
+        settings = self._settings
+        receiver = self._receiver
+        generator = settings.generator(self._scope, receiver)
+        receiver._start()
+        try:
+            return await self._pump(generator)
+        finally:
+            if self._drain is not None:
+                self._drain.cancel()
+            try:
+                await generator.aclose()
+            except asyncio.CancelledError:
+                if not self._was_stopped():
+                    raise
+            except Exception as exc:
+                report(self._scope, exc, "handler %s raised while closing", settings.name)
+            finally:
+                await receiver._stop()
+
+    def _was_stopped(self) -> bool:
+        """Whether a CancelledError is the drain timer's own; if so, it is consumed."""
+        if not self._stopping:
+            return False
+        self._stopping = False
+        task = self._task
+        if task is not None and hasattr(task, "uncancel"):  # Python 3.11+
+            return task.uncancel() == 0
+        return True
+
+    async def _pump(self, generator: AsyncGenerator[Any, None]) -> str:
+        receiver = self._receiver
+        send = self._send
+        try:
+            async for message in generator:
+                if receiver._disconnect is not None:
+                    if receiver._frames:
+                        continue  # the client left: drop, and let the handler read the rest
+                    return DISCONNECTED
+                if message.__class__ is not dict or message.get("type") != "websocket.send":
+                    message = check_outgoing(message, f"handler {self._settings.name}")
+                    if message["type"] == "websocket.close":
+                        await send(message)
+                        return CLOSED
+                elif message.get("text").__class__ is not str:
+                    check_outgoing(message, f"handler {self._settings.name}")
+                try:
+                    await send(message)
+                except OSError:  # ASGI 2.4: the client is gone
+                    receiver._lost(1006)
+                    return DISCONNECTED
+        except WSDisconnect:
+            if receiver._disconnect is None:
+                raise
+            return DISCONNECTED
+        except asyncio.CancelledError:
+            if not self._was_stopped():
+                await self._send_quietly(SHUTDOWN_CLOSE)
+                raise
+            if receiver._error is not None:  # the server broke the protocol under the watcher
+                return await self._fail(receiver._error)
+            return DISCONNECTED
+        except Exception as exc:
+            return await self._fail(exc)
+        if receiver._disconnect is not None:
+            return DISCONNECTED
+        await send(NORMAL_CLOSE)
+        return FINISHED
+
+    async def _fail(self, exc: Exception) -> str:
+        """The handler raised (or yielded something invalid): log, close with 1011."""
+        report(self._scope, exc, "handler %s raised; closing with 1011", self._settings.name)
+        if self._receiver._disconnect is not None:
+            return DISCONNECTED
+        await self._send_quietly(ERROR_CLOSE)
+        return FAILED
+
+    async def _send_quietly(self, message: Message) -> None:
+        """Send a close where the server still allows it; a server that refuses is ignored."""
+        if self._receiver._disconnect is not None:
+            return
+        try:
+            await self._send(message)
+        except Exception:
+            logger.debug("server refused the close %r", message, exc_info=True)
+

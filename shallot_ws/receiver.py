@@ -1,0 +1,254 @@
+"""The receiver: the client's frames as an async iterator, over a bounded buffer.
+
+Theory of operation. Exactly one coroutine at a time awaits the server's ``receive()``:
+
+* while the handler asks for a frame and the buffer is empty, the handler itself awaits
+  ``receive()`` inline (no task switch per frame: the fast path of every echo);
+* while the handler is elsewhere (yielding, sleeping, awaiting a feed), a *watcher* task
+  reads on its behalf into the buffer, so a disconnect is noticed at once. It is started by a
+  check that runs one loop iteration after the handler left the receiver, and only if the
+  handler has not come back by then;
+* if the handler asks while the watcher is mid-read, it waits for that read, and the watcher
+  then stops, so the handler reads inline again;
+* the watcher stops when the buffer holds ``limit`` frames: nobody reads, the server's queue
+  fills, and its flow control pushes back on the client. Memory stays bounded.
+
+When the client leaves, the buffered frames are still handed out, then iteration ends
+(``receive()`` raises ``WSDisconnect``). The driver is told through ``on_gone``, each time the
+handler takes a frame after that too, so it can stop a handler that is not reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+
+from .errors import ProtocolError, WSDisconnect
+from .types import Frame, Message, Receive
+
+__all__ = ["Receiver"]
+
+
+class Receiver:
+    """The client's frames, ``str`` for text and ``bytes`` for binary, in the order sent.
+
+    ``async for frame in receiver`` ends when the client has left and every frame that arrived
+    before is handed out; ``await receiver.receive()`` returns one frame and raises
+    ``WSDisconnect`` (with the client's close code) from then on.
+    """
+
+    __slots__ = (
+        "_active",
+        "_check_pending",
+        "_disconnect",
+        "_error",
+        "_frames",
+        "_limit",
+        "_loop",
+        "_on_gone",
+        "_reading",
+        "_receive",
+        "_waiter",
+        "_watcher",
+    )
+
+    def __init__(
+        self,
+        receive: Receive,
+        limit: int,
+        loop: asyncio.AbstractEventLoop,
+        on_gone: Callable[[], None],
+    ) -> None:
+        self._receive = receive
+        self._frames: deque[Frame] = deque()
+        self._limit = limit
+        self._loop = loop
+        self._on_gone = on_gone
+        self._active = True
+        self._reading = False
+        self._check_pending = False
+        self._watcher: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._disconnect: WSDisconnect | None = None
+        self._error: Exception | None = None
+
+    # -- the handler's side -------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[Frame]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Frame]:
+        frames = self._frames
+        receive = self._receive
+        check = self._check
+        call_soon = self._loop.call_soon
+        while True:
+            if not frames and self._watcher is None and self._disconnect is None:
+                # The fast path: the handler reads inline, no task switch.
+                self._reading = True
+                try:
+                    event = await receive()
+                finally:
+                    self._reading = False
+                frame = event.get("text")
+                if frame is None or event["type"] != "websocket.receive":
+                    frame = self._absorb(event)
+                    if frame is None:
+                        self._on_gone()
+                        return
+                if not self._check_pending:
+                    self._check_pending = True
+                    call_soon(check)
+                yield frame
+            elif frames:
+                frame = frames.popleft()
+                self._taken()
+                yield frame
+            elif self._disconnect is not None:
+                return
+            else:
+                pulled = await self._pull()
+                if pulled is None:
+                    return
+                yield pulled
+
+    async def receive(self) -> Frame:
+        """Return the next frame; raise ``WSDisconnect`` once the client has left."""
+        frames = self._frames
+        if frames:
+            frame = frames.popleft()
+            self._taken()
+            return frame
+        if self._disconnect is None:
+            pulled = await self._pull()
+            if pulled is not None:
+                return pulled
+        assert self._disconnect is not None
+        raise self._disconnect
+
+    @property
+    def buffered(self) -> int:
+        """How many frames have arrived that the handler has not taken yet."""
+        return len(self._frames)
+
+    @property
+    def disconnected(self) -> WSDisconnect | None:
+        """The client's disconnect (its ``code`` and ``reason``), or ``None`` while connected."""
+        return self._disconnect
+
+    def __repr__(self) -> str:
+        state = "connected" if self._disconnect is None else f"gone ({self._disconnect.code})"
+        return f"<Receiver {state}, {len(self._frames)} buffered>"
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def _pull(self) -> Frame | None:
+        """The buffer is empty and the client not known gone: get a frame, or ``None``."""
+        if self._error is not None:
+            raise self._error
+        if self._watcher is not None:
+            waiter = self._loop.create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+            if self._frames:
+                frame = self._frames.popleft()
+                self._taken()
+                return frame
+            if self._error is not None:
+                raise self._error
+            return None
+        self._reading = True
+        try:
+            event = await self._receive()
+        finally:
+            self._reading = False
+        frame = self._absorb(event)
+        if frame is None:
+            self._on_gone()
+            return None
+        self._taken()
+        return frame
+
+    def _absorb(self, event: Message) -> Frame | None:
+        """The frame an event carries, or ``None`` for the client's disconnect."""
+        kind = event["type"]
+        if kind == "websocket.receive":
+            text = event.get("text")
+            if text is not None:
+                return text  # type: ignore[no-any-return]
+            data = event.get("bytes")
+            if data is not None:
+                return data  # type: ignore[no-any-return]
+            raise ProtocolError(
+                "expected 'text' or 'bytes' in a 'websocket.receive' event, got neither"
+            )
+        if kind == "websocket.disconnect":
+            self._disconnect = WSDisconnect(event.get("code", 1005), event.get("reason") or "")
+            return None
+        raise ProtocolError(
+            f"expected a 'websocket.receive' or 'websocket.disconnect' event, got {kind!r}"
+        )
+
+    def _taken(self) -> None:
+        """The handler took a frame and goes elsewhere: see, soon, whether to watch for it."""
+        if self._disconnect is not None:
+            self._on_gone()  # still reading after the client left: the driver re-arms its timer
+        elif not self._check_pending:
+            self._check_pending = True
+            self._loop.call_soon(self._check)
+
+    def _check(self) -> None:
+        self._check_pending = False
+        if (
+            self._active
+            and not self._reading
+            and self._watcher is None
+            and self._disconnect is None
+            and self._error is None
+            and len(self._frames) < self._limit
+        ):
+            self._watcher = self._loop.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        frames = self._frames
+        try:
+            while True:
+                frame = self._absorb(await self._receive())
+                if frame is None:
+                    break
+                frames.append(frame)
+                if self._waiter is not None or len(frames) >= self._limit:
+                    break
+        except Exception as exc:  # a server that breaks the ASGI contract
+            self._error = exc
+        finally:
+            self._watcher = None
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        if self._disconnect is not None or self._error is not None:
+            self._on_gone()
+
+    # -- the driver's side ----------------------------------------------------------------
+
+    def _start(self) -> None:
+        """The handler is about to run: watch for it until it asks for a frame."""
+        self._check_pending = True
+        self._loop.call_soon(self._check)
+
+    def _lost(self, code: int) -> None:
+        """The server refused a send because the client is gone (ASGI 2.4 ``OSError``)."""
+        if self._disconnect is None:
+            self._disconnect = WSDisconnect(code)
+
+    async def _stop(self) -> None:
+        """The connection is over: stop watching, and wait until the watcher has finished."""
+        self._active = False
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.wait((watcher,))

@@ -6,10 +6,16 @@
      ├── InvalidMessage          a message or builder argument has a wrong value
      │    └── InvalidMessageType a message or builder argument has a wrong type
      ├── SubprotocolError        an accept names a subprotocol the client did not offer
-     └── ProtocolError           the ASGI server broke the contract (event or scope)
+     ├── ProtocolError           the ASGI server broke the contract (event or scope)
+     └── TestingError            an in-memory test connection saw what the test did not expect
+          ├── WSTimeout          the app did not answer within the test's timeout
+          ├── AppClosed          the app closed the connection; carries its code and reason
+          ├── HandshakeRefused   the app refused the handshake; carries the HTTP response
+          └── ASGIViolation      the app broke the ASGI WebSocket protocol
 
 ``InvalidHandler`` and ``InvalidMessageType`` are also ``TypeError``s, ``InvalidMessage`` and
-``SubprotocolError`` also ``ValueError``s, so callers may catch either family.
+``SubprotocolError`` also ``ValueError``s, so callers may catch either family. The testing
+errors are ``AssertionError``s: a test that meets one unexpectedly fails, as it should.
 """
 
 from __future__ import annotations
@@ -19,9 +25,14 @@ __all__ = [
     "InvalidMessage",
     "InvalidMessageType",
     "ProtocolError",
+    "ASGIViolation",
+    "AppClosed",
+    "HandshakeRefused",
     "ShallotWSError",
     "SubprotocolError",
+    "TestingError",
     "WSDisconnect",
+    "WSTimeout",
 ]
 
 
@@ -61,3 +72,45 @@ class SubprotocolError(ShallotWSError, ValueError):
 
 class ProtocolError(ShallotWSError, RuntimeError):
     """The ASGI server sent an event or scope that the ASGI specification does not allow here."""
+
+
+class TestingError(ShallotWSError, AssertionError):
+    """An in-memory test connection saw something other than what the test waited for."""
+
+    __test__ = False  # not a pytest test class
+
+
+class WSTimeout(TestingError):
+    """The app did not do what the test waited for within the timeout."""
+
+
+class AppClosed(TestingError):
+    """The app closed the connection (or its task ended) while the test expected a message."""
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        suffix = f" ({self.reason})" if self.reason else ""
+        return f"the app closed the connection with code {self.code}{suffix}"
+
+
+class HandshakeRefused(TestingError):
+    """The app refused the handshake; ``status``, ``headers`` and ``body`` of its answer."""
+
+    def __init__(
+        self, status: int, headers: list[tuple[bytes, bytes]] | None = None, body: bytes = b""
+    ) -> None:
+        super().__init__(status, headers, body)
+        self.status = status
+        self.headers = headers or []
+        self.body = body
+
+    def __str__(self) -> str:
+        return f"the app refused the handshake with HTTP {self.status}"
+
+
+class ASGIViolation(TestingError):
+    """The app sent a message the ASGI WebSocket protocol does not allow in that state."""

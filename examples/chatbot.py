@@ -1,0 +1,37 @@
+"""Chatbot: replies chosen from the client's text.
+
+Run: ``hypercorn examples.chatbot:app``.
+"""
+
+from __future__ import annotations
+
+from shallot_ws import websocket, ws_close, ws_send
+
+REPLIES = {
+    "hello": "Hello! Ask me the time of day, or say bye.",
+    "hi": "Hi there! Say 'help' to see what I understand.",
+    "help": "I understand: hello, hi, help, how are you, bye.",
+    "how are you": "Running at full speed, thank you.",
+}
+
+
+def reply_to(text: str) -> str:
+    """Choose the bot's answer to one line of the client's text."""
+    key = text.strip().lower().rstrip("?!.")
+    if key in REPLIES:
+        return REPLIES[key]
+    if key.endswith("?"):
+        return "Good question. I only know a few words: say 'help'."
+    return f"You said {text.strip()!r}. Say 'help' to see what I understand."
+
+
+@websocket
+async def app(scope, receiver):
+    yield ws_send("Chatbot ready. Say hello.")
+    async for message in receiver:
+        if not isinstance(message, str):
+            yield ws_close(1003, "text only")
+        if message.strip().lower() == "bye":
+            yield ws_send("Goodbye!")
+            return
+        yield ws_send(reply_to(message))

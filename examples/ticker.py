@@ -1,0 +1,29 @@
+"""Ticker: a stream that only yields, once a second, and stops when the client leaves.
+
+Run: ``hypercorn examples.ticker:app``. The handler never reads the receiver; the driver
+notices the client leaving and closes the generator at its next yield, so the ``finally``
+block runs (and logs) within a second of the disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from shallot_ws import websocket, ws_send
+
+log = logging.getLogger("examples.ticker")
+
+INTERVAL = 1.0
+
+
+@websocket
+async def app(scope, receiver):
+    tick = 0
+    try:
+        while True:
+            yield ws_send(f"tick {tick}")
+            tick += 1
+            await asyncio.sleep(INTERVAL)
+    finally:
+        log.warning("ticker stopped after %d ticks", tick)

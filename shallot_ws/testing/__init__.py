@@ -1,0 +1,16 @@
+"""Testing helpers: an in-memory client (``connect``); strategies in ``.strategies``."""
+
+from __future__ import annotations
+
+from ..errors import AppClosed, ASGIViolation, HandshakeRefused, TestingError, WSTimeout
+from .client import WSTestConnection, connect
+
+__all__ = [
+    "ASGIViolation",
+    "AppClosed",
+    "HandshakeRefused",
+    "TestingError",
+    "WSTestConnection",
+    "WSTimeout",
+    "connect",
+]

@@ -1,10 +1,11 @@
 """Chatbot: replies chosen from the client's text.
 
-Run: ``hypercorn examples.chatbot:app``.
+Run: ``hypercorn examples.chatbot:app`` and open http://127.0.0.1:8000/.
 """
 
 from __future__ import annotations
 
+from examples.page import with_page
 from shallot_ws import websocket, ws_close, ws_send
 
 REPLIES = {
@@ -26,7 +27,7 @@ def reply_to(text: str) -> str:
 
 
 @websocket
-async def app(scope, receiver):
+async def chatbot(scope, receiver):
     yield ws_send("Chatbot ready. Say hello.")
     async for message in receiver:
         if not isinstance(message, str):
@@ -35,3 +36,6 @@ async def app(scope, receiver):
             yield ws_send("Goodbye!")
             return
         yield ws_send(reply_to(message))
+
+
+app = with_page("chatbot", chatbot)

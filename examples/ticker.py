@@ -1,8 +1,8 @@
 """Ticker: a stream that only yields, once a second, and stops when the client leaves.
 
-Run: ``hypercorn examples.ticker:app``. The handler never reads the receiver; the driver
-notices the client leaving and closes the generator at its next yield, so the ``finally``
-block runs (and logs) within a second of the disconnect.
+Run: ``hypercorn examples.ticker:app`` and open http://127.0.0.1:8000/. The handler never
+reads the receiver; the driver notices the client leaving and closes the generator at its
+next yield, so the ``finally`` block runs (and logs) within a second of the disconnect.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from examples.page import with_page
 from shallot_ws import websocket, ws_send
 
 log = logging.getLogger("examples.ticker")
@@ -18,7 +19,7 @@ INTERVAL = 1.0
 
 
 @websocket
-async def app(scope, receiver):
+async def ticker(scope, receiver):
     tick = 0
     try:
         while True:
@@ -27,3 +28,6 @@ async def app(scope, receiver):
             await asyncio.sleep(INTERVAL)
     finally:
         log.warning("ticker stopped after %d ticks", tick)
+
+
+app = with_page("ticker", ticker)

@@ -85,6 +85,7 @@ class WSTestConnection:
         self.timeout = timeout
         self.raise_app_exceptions = raise_app_exceptions
         self.state = "connecting"  # connecting, open, refused, closed (by the app), gone
+        self.accepted = False
         self.accepted_subprotocol: str | None = None
         self.accept_headers: list[tuple[bytes, bytes]] = []
         self.close_code: int | None = None
@@ -137,6 +138,7 @@ class WSTestConnection:
                 self._violate(f"accepted subprotocol {subprotocol!r}, which the client did not offer")
             self.accepted_subprotocol = subprotocol
             self.accept_headers = list(message.get("headers") or [])
+            self.accepted = True
             self.state = "open"
         elif kind == "websocket.close":
             self.state = "refused"
@@ -181,7 +183,7 @@ class WSTestConnection:
         self._task.add_done_callback(self._app_done)
         self._inbound.put_nowait({"type": "websocket.connect"})
         await self._wait(self._handshake.wait(), "the app to accept or refuse the handshake")
-        if self.state == "open":
+        if self.accepted:
             return self
         await self._finish()
         self._raise_app_exception()

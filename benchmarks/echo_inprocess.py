@@ -1,0 +1,139 @@
+"""Echo throughput in-process: the library's own cost per frame, with no network at all.
+
+Each peer (shallot_ws, a raw ASGI loop, Starlette, shallot 2.0.0; see ``_peers.py``) serves
+one connection from a fake server: ``receive()`` pops a pre-filled deque (connect, N text
+frames, disconnect) and ``send()`` collects. Neither ever waits, so what is timed is the
+peer's own work per frame. Every peer must have echoed all N frames, in order.
+
+The peers run interleaved, round by round, each round in a rotated order, in one process:
+this machine's speed drifts up to 2x between minutes, so absolute msgs/s only say roughly
+how fast; the column to read is the median over rounds of the per-round ratio
+shallot_ws/peer (above 1.00x: shallot_ws is faster). Targets: >= 1.1x shallot 2.0.0 and
+>= 1.8x Starlette.
+
+Run: ``python3 benchmarks/echo_inprocess.py [--frames N] [--rounds R]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import platform
+import statistics
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: make the project root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._peers import (  # noqa: E402
+    APPS,
+    CONNECT,
+    DISCONNECT,
+    PEERS,
+    SHALLOT2,
+    SHALLOT_WS,
+    STARLETTE,
+    ASGIApp,
+    Message,
+    markdown_table,
+    median_ratios,
+    rotated,
+    verdict,
+    websocket_scope,
+)
+
+# shallot_ws/peer, at least
+TARGETS = {SHALLOT2: 1.1, STARLETTE: 1.8}
+WARMUP_FRAMES = 2000
+
+
+async def echo_once(app: ASGIApp, frames: list[str]) -> float:
+    """Push ``frames`` through ``app`` on one connection; return the seconds it took."""
+    pending: deque[Message] = deque([CONNECT])
+    pending.extend({"type": "websocket.receive", "text": frame} for frame in frames)
+    pending.append(DISCONNECT)
+    popleft = pending.popleft
+    sent: list[Message] = []
+    append = sent.append
+
+    async def receive() -> Message:
+        if pending:
+            return popleft()
+        # Asked again after the disconnect: shallot 2.0 does, to drain, under
+        # ``asyncio.wait_for(receive(), timeout=1)``. A server that blocks here would charge
+        # it a one-second wait that is no work of its own, so answer at once, as a server
+        # whose connection is gone does.
+        return DISCONNECT
+
+    async def send(message: Message) -> None:
+        append(message)
+
+    gc.collect()
+    start = time.perf_counter()
+    await app(websocket_scope(), receive, send)
+    elapsed = time.perf_counter() - start
+
+    assert not pending, f"{len(pending)} events left unread"
+    assert sent and sent[0]["type"] == "websocket.accept", f"not accepted: {sent[:1]!r}"
+    echoed = [message.get("text") for message in sent[1:]]
+    assert echoed == frames, f"echoed {len(echoed)} frames, expected the {len(frames)} sent"
+    return elapsed
+
+
+async def measure(frames: int, rounds: int) -> dict[str, list[float]]:
+    """msgs/s per peer, one entry per round."""
+    payload = [f"frame {i:06d} of the echo benchmark" for i in range(frames)]
+    warmup = payload[:WARMUP_FRAMES]
+    for peer in PEERS:
+        await echo_once(APPS[peer], warmup)
+    rates: dict[str, list[float]] = {peer: [] for peer in PEERS}
+    for round_ in range(rounds):
+        for peer in rotated(PEERS, round_):
+            rates[peer].append(frames / await echo_once(APPS[peer], payload))
+    return rates
+
+
+def report(rates: dict[str, list[float]]) -> str:
+    ratios = median_ratios(rates)
+    rows = []
+    for peer in PEERS:
+        target = TARGETS.get(peer)
+        rows.append(
+            [
+                peer,
+                f"{statistics.median(rates[peer]):,.0f}",
+                "-" if peer == SHALLOT_WS else f"{ratios[peer]:.2f}x",
+                "-" if target is None else f">= {target:.1f}x",
+                "-" if target is None else verdict(ratios[peer] >= target),
+            ]
+        )
+    header = ["peer", "median msgs/s", "shallot_ws / peer", "target", "verdict"]
+    return markdown_table(header, rows)
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(
+        description="In-process echo throughput of shallot_ws and its peers (no network).",
+    )
+    parser.add_argument("--frames", type=int, default=20000, help="frames per connection")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds")
+    args = parser.parse_args(argv)
+    if args.frames < 1 or args.rounds < 1:
+        parser.error("--frames and --rounds must be positive")
+
+    print(
+        f"echo in-process: {args.frames} frames x {args.rounds} rounds per peer, "
+        f"Python {platform.python_version()}; ratios are medians of per-round ratios"
+    )
+    table = report(asyncio.run(measure(args.frames, args.rounds)))
+    print()
+    print(table)
+    return table
+
+
+if __name__ == "__main__":
+    main()

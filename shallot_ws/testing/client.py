@@ -92,6 +92,7 @@ class WSTestConnection:
         self.close_reason: str | None = None
         self.sent: list[Message] = []  # every message the app sent, in order
         self.violations: list[str] = []
+        self.disconnect_received = False  # whether the app's receive() returned the disconnect
         self._inbound: asyncio.Queue[Message] = asyncio.Queue(queue_size)
         self._outbound: asyncio.Queue[Message] = asyncio.Queue()
         self._handshake = asyncio.Event()
@@ -102,7 +103,10 @@ class WSTestConnection:
     # -- the server's side -------------------------------------------------------------
 
     async def _receive(self) -> Message:
-        return await self._inbound.get()
+        event = await self._inbound.get()
+        if event["type"] == "websocket.disconnect":
+            self.disconnect_received = True
+        return event
 
     async def _send(self, message: Message) -> None:
         self.sent.append(message)
@@ -126,6 +130,8 @@ class WSTestConnection:
             else:
                 self._violate(f"expected websocket.send or websocket.close after the accept, got {kind!r}")
         elif self.state == "gone":
+            if self.disconnect_received:  # the app knew the client had left
+                self._violate(f"expected nothing after the app received the disconnect, got {message!r}")
             return  # like hypercorn: a send after the client left is dropped
         else:
             self._violate(f"expected nothing after the connection ended ({self.state}), got {message!r}")

@@ -1,0 +1,103 @@
+"""The in-memory client: loud timeouts, strict ASGI checks, and what it reports."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from shallot_ws import websocket, ws_send
+from shallot_ws.testing import AppClosed, ASGIViolation, WSTimeout, connect
+
+
+@websocket
+async def silent(scope, receiver):
+    async for _ in receiver:
+        pass
+    if False:
+        yield
+
+
+async def test_receive_times_out_loudly_saying_what_it_waited_for():
+    async with connect(silent) as ws:
+        with pytest.raises(WSTimeout) as info:
+            await ws.receive(timeout=0.05)
+    assert str(info.value) == "timed out after 0.05 s waiting for a message from the app"
+
+
+async def test_an_app_that_never_answers_the_handshake_times_out():
+    async def stuck(scope, receive, send):
+        await asyncio.sleep(3600)
+
+    with pytest.raises(WSTimeout, match="waiting for the app to accept or refuse the handshake$"):
+        async with connect(stuck, timeout=0.05):
+            pass
+
+
+async def test_send_times_out_when_the_app_never_reads():
+    async def never_reads(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        await asyncio.sleep(3600)
+
+    with pytest.raises(WSTimeout, match=r"waiting for the app to read \(its queue is full\)$"):
+        async with connect(never_reads, timeout=0.05, queue_size=2) as ws:
+            for _ in range(3):
+                await ws.send("x")
+
+
+async def test_sending_before_the_accept_is_a_violation():
+    async def rude(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.send", "text": "too early"})
+        await send({"type": "websocket.accept"})
+
+    with pytest.raises(ASGIViolation) as info:
+        async with connect(rude):
+            pass
+    assert "expected an accept, a close or a denial response first" in str(info.value)
+
+
+async def test_sending_after_the_close_raises_in_the_app_and_is_reported():
+    async def twice(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 1000})
+        await send({"type": "websocket.send", "text": "late"})
+
+    with pytest.raises(RuntimeError, match="after the close"):
+        async with connect(twice) as ws:
+            await ws.wait_closed()
+
+
+async def test_text_and_bytes_helpers_and_wait_closed():
+    @websocket
+    async def both(scope, receiver):
+        yield ws_send("t")
+        yield ws_send(b"b")
+
+    async with connect(both) as ws:
+        assert await ws.receive_text() == "t"
+        assert await ws.receive_bytes() == b"b"
+        assert await ws.wait_closed() == 1000
+        with pytest.raises(AppClosed):
+            await ws.send("after the close")
+
+
+async def test_scope_carries_path_query_headers_and_subprotocols():
+    seen = {}
+
+    @websocket
+    async def inspect(scope, receiver):
+        seen.update(scope)
+        yield ws_send("ok")
+
+    async with connect(
+        inspect, "/rooms/7?user=ann&user=bob", headers={"Origin": "https://a.example"},
+        subprotocols=["chat"],
+    ) as ws:
+        await ws.receive()
+    assert seen["path"] == "/rooms/7"
+    assert seen["query_string"] == b"user=ann&user=bob"
+    assert (b"origin", b"https://a.example") in seen["headers"]
+    assert seen["subprotocols"] == ["chat"]

@@ -86,9 +86,7 @@ class WebSocketApp:
         elif kind == "lifespan":
             await serve_lifespan(receive, send)
         else:
-            raise ProtocolError(
-                f"expected a 'websocket', 'http' or 'lifespan' scope, got {kind!r}"
-            )
+            raise ProtocolError(f"expected a 'websocket', 'http' or 'lifespan' scope, got {kind!r}")
 
     def __repr__(self) -> str:
         return f"<WebSocketApp {self._settings.name}>"

@@ -126,11 +126,13 @@ async def _handshake(settings: Settings, scope: Scope, send: Send) -> bool:
     try:
         messages = _decide(await hook(scope), scope, callable_name(hook))
     except Exception as exc:
-        report(scope, exc, "on_connect hook %s raised; refusing the connection", callable_name(hook))
+        report(
+            scope, exc, "on_connect hook %s raised; refusing the connection", callable_name(hook)
+        )
         messages = _refusal(scope, 500)
     for message in messages:
         await send(message)
-    return messages[0]["type"] == "websocket.accept"
+    return bool(messages[0]["type"] == "websocket.accept")
 
 
 def _refusal(scope: Scope, status: int) -> list[Message]:
@@ -242,8 +244,9 @@ class _Session:
             return False
         self._stopping = False
         task = self._task
-        if task is not None and hasattr(task, "uncancel"):  # Python 3.11+
-            return task.uncancel() == 0
+        uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+        if uncancel is not None:
+            return bool(uncancel() == 0)
         return True
 
     async def _pump(self, generator: AsyncGenerator[Any, None]) -> str:
@@ -301,4 +304,3 @@ class _Session:
             await self._send(message)
         except Exception:
             logger.debug("server refused the close %r", message, exc_info=True)
-

@@ -42,7 +42,7 @@ def _type_name(value: object) -> str:
 
 
 def ws_send(data: str | bytes) -> WebSocketSendEvent:
-    """Build a ``websocket.send`` message: a text frame for ``str``, a binary frame for ``bytes``."""
+    """Build a ``websocket.send`` message: a text frame for ``str``, binary for ``bytes``."""
     if isinstance(data, str):
         return {"type": "websocket.send", "text": data}
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -132,16 +132,13 @@ def ws_accept(
         for name, _ in encoded:
             if name == b"sec-websocket-protocol":
                 raise InvalidMessage(
-                    "ws_accept expected no sec-websocket-protocol header, "
-                    "pass subprotocol= instead"
+                    "ws_accept expected no sec-websocket-protocol header, pass subprotocol= instead"
                 )
         message["headers"] = encoded
     return message
 
 
-def ws_deny(
-    status: int = 403, body: bytes | str = b"", headers: Headers | None = None
-) -> Denial:
+def ws_deny(status: int = 403, body: bytes | str = b"", headers: Headers | None = None) -> Denial:
     """Build the ``websocket.http.response`` pair that refuses a handshake with an HTTP response.
 
     Where the server lacks the denial-response extension the driver falls back to a plain

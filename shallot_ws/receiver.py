@@ -166,12 +166,12 @@ class Receiver:
             event = await self._receive()
         finally:
             self._reading = False
-        frame = self._absorb(event)
-        if frame is None:
+        pulled = self._absorb(event)
+        if pulled is None:
             self._on_gone()
             return None
         self._taken()
-        return frame
+        return pulled
 
     def _absorb(self, event: Message) -> Frame | None:
         """The frame an event carries, or ``None`` for the client's disconnect."""

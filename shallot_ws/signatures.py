@@ -57,7 +57,7 @@ def check_handler(handler: object) -> bool:
 
 
 def check_hook(hook: object, role: str) -> None:
-    """Check that ``hook`` (``on_connect``, ``on_disconnect``, ...) is an async callable of scope."""
+    """Check that ``hook`` (``on_connect``, ...) is an async callable taking ``scope``."""
     is_async = inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(
         getattr(hook, "__call__", None)  # noqa: B004 - async callable objects are accepted
     )

@@ -119,7 +119,9 @@ class WSTestConnection:
                 if not (isinstance(text, str) and data is None) and not (
                     isinstance(data, bytes) and text is None
                 ):
-                    self._violate(f"expected exactly one of str 'text' or bytes 'bytes', got {message!r}")
+                    self._violate(
+                        f"expected exactly one of str 'text' or bytes 'bytes', got {message!r}"
+                    )
                     return
                 self._outbound.put_nowait(message)
             elif kind == "websocket.close":
@@ -128,20 +130,28 @@ class WSTestConnection:
                 self.close_reason = message.get("reason") or ""
                 self._outbound.put_nowait(message)
             else:
-                self._violate(f"expected websocket.send or websocket.close after the accept, got {kind!r}")
+                self._violate(
+                    f"expected websocket.send or websocket.close after the accept, got {kind!r}"
+                )
         elif self.state == "gone":
             if self.disconnect_received:  # the app knew the client had left
-                self._violate(f"expected nothing after the app received the disconnect, got {message!r}")
+                self._violate(
+                    f"expected nothing after the app received the disconnect, got {message!r}"
+                )
             return  # like hypercorn: a send after the client left is dropped
         else:
-            self._violate(f"expected nothing after the connection ended ({self.state}), got {message!r}")
+            self._violate(
+                f"expected nothing after the connection ended ({self.state}), got {message!r}"
+            )
             raise RuntimeError(f"unexpected ASGI message {kind!r} after the close")
 
     def _send_handshake(self, kind: object, message: Message) -> None:
         if kind == "websocket.accept":
             subprotocol = message.get("subprotocol")
             if subprotocol is not None and subprotocol not in self.scope["subprotocols"]:
-                self._violate(f"accepted subprotocol {subprotocol!r}, which the client did not offer")
+                self._violate(
+                    f"accepted subprotocol {subprotocol!r}, which the client did not offer"
+                )
             self.accepted_subprotocol = subprotocol
             self.accept_headers = list(message.get("headers") or [])
             self.accepted = True
@@ -149,8 +159,14 @@ class WSTestConnection:
         elif kind == "websocket.close":
             self.state = "refused"
             self._denial = {"status": 403, "headers": [], "body": b""}
-        elif kind == "websocket.http.response.start" and DENIAL_EXTENSION in self.scope["extensions"]:
-            self._denial = {"status": message["status"], "headers": list(message.get("headers") or []), "body": b""}
+        elif (
+            kind == "websocket.http.response.start" and DENIAL_EXTENSION in self.scope["extensions"]
+        ):
+            self._denial = {
+                "status": message["status"],
+                "headers": list(message.get("headers") or []),
+                "body": b"",
+            }
             return
         elif kind == "websocket.http.response.body" and self._denial is not None:
             self._denial["body"] += bytes(message.get("body", b""))
@@ -158,9 +174,14 @@ class WSTestConnection:
                 return
             self.state = "refused"
         else:
-            self._violate(f"expected an accept, a close or a denial response first, got {message!r}")
+            self._violate(
+                f"expected an accept, a close or a denial response first, got {message!r}"
+            )
             return
         self._handshake.set()
+
+    async def _run_app(self) -> None:
+        await self.app(self.scope, self._receive, self._send)
 
     def _violate(self, text: str) -> None:
         self.violations.append(text)
@@ -183,9 +204,7 @@ class WSTestConnection:
         return errors
 
     async def __aenter__(self) -> WSTestConnection:
-        self._task = asyncio.get_running_loop().create_task(
-            self.app(self.scope, self._receive, self._send)
-        )
+        self._task = asyncio.get_running_loop().create_task(self._run_app())
         self._task.add_done_callback(self._app_done)
         self._inbound.put_nowait({"type": "websocket.connect"})
         await self._wait(self._handshake.wait(), "the app to accept or refuse the handshake")
@@ -230,15 +249,15 @@ class WSTestConnection:
     async def receive(self, timeout: float | None = None) -> Frame:
         """The next frame the app sent; raises ``AppClosed`` once the app has closed, or the
         handler's exception if it raised, and ``WSTimeout`` after ``timeout`` seconds."""
-        message = await self._wait(
-            self._outbound.get(), "a message from the app", timeout
-        )
+        message = await self._wait(self._outbound.get(), "a message from the app", timeout)
         if message["type"] == "websocket.send":
             text = message.get("text")
             return text if text is not None else message["bytes"]  # type: ignore[no-any-return]
         self._outbound.put_nowait(message)  # stays the answer to every later receive
         self._raise_app_exception()
-        raise AppClosed(self.close_code if self.close_code is not None else 1006, self.close_reason or "")
+        raise AppClosed(
+            self.close_code if self.close_code is not None else 1006, self.close_reason or ""
+        )
 
     async def receive_text(self, timeout: float | None = None) -> str:
         """The next frame, which must be text."""

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from ..messages import MAX_REASON_BYTES, is_valid_close_code
 
+_CHARACTERS = st.characters(blacklist_categories=["Cs"])  # any Unicode but lone surrogates
+
 __all__ = [
     "binary_frames",
     "close_codes",
@@ -21,12 +23,12 @@ __all__ = [
 
 def text_frames(*, large: bool = True) -> st.SearchStrategy[str]:
     """Text frames: empty, ASCII, any Unicode (no lone surrogates), and large ones."""
-    small = st.text(st.characters(blacklist_categories=("Cs",)), max_size=64)
+    small = st.text(_CHARACTERS, max_size=64)
     if not large:
         return small
     big = st.builds(
         lambda chunk, count: chunk * count,
-        st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8),
+        st.text(_CHARACTERS, min_size=1, max_size=8),
         st.integers(min_value=1_000, max_value=70_000),
     )
     return st.one_of(small, st.just(""), big)
@@ -52,9 +54,7 @@ def frames(*, large: bool = True) -> st.SearchStrategy[str | bytes]:
 
 def close_codes() -> st.SearchStrategy[int]:
     """Close codes an application may send: 1000-1003, 1007-1014, 3000-4999."""
-    return st.one_of(
-        st.integers(1000, 1003), st.integers(1007, 1014), st.integers(3000, 4999)
-    )
+    return st.one_of(st.integers(1000, 1003), st.integers(1007, 1014), st.integers(3000, 4999))
 
 
 def invalid_close_codes() -> st.SearchStrategy[int]:
@@ -64,6 +64,6 @@ def invalid_close_codes() -> st.SearchStrategy[int]:
 
 def close_reasons() -> st.SearchStrategy[str]:
     """Close reasons of at most 123 bytes of UTF-8."""
-    return st.text(st.characters(blacklist_categories=("Cs",)), max_size=MAX_REASON_BYTES).filter(
+    return st.text(_CHARACTERS, max_size=MAX_REASON_BYTES).filter(
         lambda reason: len(reason.encode("utf-8")) <= MAX_REASON_BYTES
     )

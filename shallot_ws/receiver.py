@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from types import AsyncGeneratorType
+from typing import cast
 
 from .errors import ProtocolError, WSDisconnect
 from .types import Frame, Message, Receive
@@ -44,6 +46,7 @@ class Receiver:
         "_disconnect",
         "_error",
         "_frames",
+        "_iterator",
         "_limit",
         "_loop",
         "_on_gone",
@@ -66,7 +69,8 @@ class Receiver:
         self._loop = loop
         self._on_gone = on_gone
         self._active = True
-        self._reading = False
+        self._reading = False  # in ``receive()``'s inline read
+        self._iterator: AsyncGeneratorType[Frame, None] | None = None
         self._check_pending = False
         self._watcher: asyncio.Task[None] | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -76,21 +80,20 @@ class Receiver:
     # -- the handler's side -------------------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[Frame]:
-        return self._iterate()
+        iterator = cast("AsyncGeneratorType[Frame, None]", self._iterate())
+        self._iterator = iterator
+        return iterator
 
-    async def _iterate(self) -> AsyncIterator[Frame]:
+    async def _iterate(self) -> AsyncGenerator[Frame, None]:
         frames = self._frames
         receive = self._receive
         check = self._check
         call_soon = self._loop.call_soon
         while True:
             if not frames and self._watcher is None and self._disconnect is None:
-                # The fast path: the handler reads inline, no task switch.
-                self._reading = True
-                try:
-                    event = await receive()
-                finally:
-                    self._reading = False
+                # The fast path: the handler reads inline, no task switch. While it waits
+                # here, ``ag_await`` of this generator is set: ``_check`` looks at that.
+                event = await receive()
                 frame = event.get("text")
                 if frame is None or event["type"] != "websocket.receive":
                     frame = self._absorb(event)
@@ -203,9 +206,11 @@ class Receiver:
 
     def _check(self) -> None:
         self._check_pending = False
+        iterator = self._iterator
         if (
             self._active
             and not self._reading
+            and (iterator is None or iterator.ag_await is None)
             and self._watcher is None
             and self._disconnect is None
             and self._error is None

@@ -183,12 +183,12 @@ class _Session:
     """One accepted connection: runs the handler and sends what it yields."""
 
     __slots__ = (
+        "_cancels",
         "_drain",
         "_receiver",
         "_scope",
         "_send",
         "_settings",
-        "_stopping",
         "_task",
     )
 
@@ -200,7 +200,7 @@ class _Session:
         self._receiver = Receiver(receive, settings.max_buffered, loop, self._arm_drain)
         self._task = asyncio.current_task()
         self._drain: asyncio.TimerHandle | None = None
-        self._stopping = False
+        self._cancels = 0
 
     # The drain timer: armed when the client leaves, re-armed each time the handler takes a
     # buffered frame; when it fires, a handler still running is stopped where it waits.
@@ -212,10 +212,15 @@ class _Session:
         self._drain = asyncio.get_running_loop().call_later(delay, self._drain_expired)
 
     def _drain_expired(self) -> None:
-        self._drain = None
-        if not self._stopping and self._task is not None:
-            self._stopping = True
-            self._task.cancel()
+        # Cancel the handler where it waits; again after each drain time while it swallows
+        # the cancellation, so no handler outlives its client by much.
+        if self._task is None:
+            return
+        self._cancels += 1
+        self._task.cancel()
+        self._drain = asyncio.get_running_loop().call_later(
+            self._settings.drain_timeout, self._drain_expired
+        )
 
     async def run(self) -> str:
         """Run the handler to its end; return how the connection ended."""
@@ -226,28 +231,31 @@ class _Session:
         try:
             return await self._pump(generator)
         finally:
-            if self._drain is not None:
-                self._drain.cancel()
             try:
-                await generator.aclose()
+                await generator.aclose()  # runs its finally blocks; the drain timer still applies
             except asyncio.CancelledError:
                 if not self._was_stopped():
                     raise
             except Exception as exc:
                 report(self._scope, exc, "handler %s raised while closing", settings.name)
             finally:
+                if self._drain is not None:
+                    self._drain.cancel()
+                    self._drain = None
                 await receiver._stop()
 
     def _was_stopped(self) -> bool:
         """Whether a CancelledError is the drain timer's own; if so, it is consumed."""
-        if not self._stopping:
+        if not self._cancels:
             return False
-        self._stopping = False
-        task = self._task
-        uncancel = getattr(task, "uncancel", None)  # Python 3.11+
-        if uncancel is not None:
-            return bool(uncancel() == 0)
-        return True
+        cancels, self._cancels = self._cancels, 0
+        uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+
+        if uncancel is None:
+            return True
+        remaining = 0
+        for _ in range(cancels):
+            remaining = uncancel()
+        return bool(remaining == 0)  # anything left is the server's own cancellation
 
     async def _pump(self, generator: AsyncGenerator[Any, None]) -> str:
         receiver = self._receiver

@@ -567,3 +567,47 @@ async def test_a_coroutine_handler_sends_what_it_returns_then_closes(result, mes
             while True:
                 received.append(await ws.receive())
     assert received == messages and info.value.code == code
+
+
+async def test_a_handler_that_swallows_the_cancellation_is_cancelled_again(no_leaked_tasks):
+    calls, hooks = recorder()
+    swallowed: list[int] = []
+
+    @websocket(drain_timeout=0.03, **hooks)
+    async def stubborn(scope, receiver):
+        yield ws_send("ready")
+        for attempt in range(2):
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                swallowed.append(attempt)  # bad manners: carries on
+        await asyncio.sleep(3600)
+
+    async with connect(stubborn, timeout=1.0) as ws:
+        assert await ws.receive() == "ready"
+        await ws.close()
+    assert swallowed == [0, 1]
+    assert calls == ["on_disconnect", "on_close"]
+    no_leaked_tasks()
+
+
+async def test_a_blocking_finally_block_is_bounded_by_the_drain_time_too():
+    calls, hooks = recorder()
+    cleanup: list[str] = []
+
+    @websocket(drain_timeout=0.03, **hooks)
+    async def slow_cleanup(scope, receiver):
+        try:
+            async for message in receiver:
+                yield ws_send(message)
+        finally:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cleanup.append("cut short")
+                raise
+
+    async with connect(slow_cleanup, timeout=1.0) as ws:
+        await ws.close()
+    assert cleanup == ["cut short"]
+    assert calls == ["on_disconnect", "on_close"]

@@ -29,7 +29,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the project root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._peers import (  # noqa: E402
+from benchmarks._peers import (
     APPS,
     CONNECT,
     DISCONNECT,
@@ -117,7 +117,7 @@ def report(rates: dict[str, list[float]]) -> str:
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(
-        description="In-process echo throughput of shallot_ws and its peers (no network).",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--frames", type=int, default=20000, help="frames per connection")
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds")

@@ -1,0 +1,193 @@
+"""Echo round trips over a real socket: is shallot_ws's cost visible behind a server?
+
+Each peer (shallot_ws, a raw ASGI loop, Starlette, shallot 2.0.0; see ``_peers.py``) runs
+behind its own single-process hypercorn (``--workers 0``: the app runs in the process that
+was started, no worker subprocess) on 127.0.0.1. A ``websockets`` asyncio client, in this
+process, takes the peers in turn, round by round, in a rotated order: per round and peer it
+opens a connection and times K round trips (send a text frame, wait for its echo, check it),
+without permessage-deflate so that only the server side differs. Connecting and closing are
+not timed.
+
+msgs/s is round trips per second. This machine's speed drifts between minutes, so read the
+median over rounds of the per-round ratio shallot_ws/peer. Target: >= 0.95x the raw ASGI
+loop, i.e. shallot_ws is invisible behind the server and the network stack.
+
+Run: ``python3 benchmarks/echo_hypercorn.py [--round-trips K] [--rounds R]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.metadata
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from websockets.asyncio.client import connect
+
+if __package__ in (None, ""):  # run as a file: make the project root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._peers import (
+    PEERS,
+    RAW,
+    SERVED,
+    SHALLOT_WS,
+    markdown_table,
+    median_ratios,
+    rotated,
+    verdict,
+)
+
+ROOT = Path(__file__).resolve().parents[1]  # on the servers' PYTHONPATH
+HOST = "127.0.0.1"
+TARGET_VS_RAW = 0.95
+WARMUP_ROUND_TRIPS = 200
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+
+# -- the servers -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
+    """Return once ``port`` accepts a connection; raise if the server died or took too long."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            output = log.read().decode(errors="replace")
+            raise RuntimeError(f"hypercorn exited with {process.returncode}:\n{output}")
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"hypercorn did not listen on {HOST}:{port} within {START_TIMEOUT} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
+
+
+@contextlib.contextmanager
+def servers(peers: tuple[str, ...]) -> Iterator[dict[str, str]]:
+    """One hypercorn per peer, each on its own free port; yields peer -> ws:// URI."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    processes: list[subprocess.Popen[bytes]] = []
+    with contextlib.ExitStack() as logs:
+        try:
+            uris = {}
+            for peer in peers:
+                port = free_port()
+                log = logs.enter_context(tempfile.TemporaryFile())
+                command = [
+                    sys.executable, "-m", "hypercorn", SERVED[peer],
+                    "--bind", f"{HOST}:{port}", "--workers", "0", "--log-level", "warning",
+                ]  # fmt: skip
+                process = subprocess.Popen(
+                    command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                )
+                processes.append(process)
+                wait_until_listening(process, port, log)
+                uris[peer] = f"ws://{HOST}:{port}/"
+            yield uris
+        finally:
+            for process in processes:
+                stop(process)
+
+
+# -- the client ------------------------------------------------------------------------------
+
+
+async def round_trips(uri: str, payload: list[str]) -> float:
+    """Open a connection, echo every frame of ``payload`` one at a time; return the seconds."""
+    async with connect(uri, compression=None) as client:
+        start = time.perf_counter()
+        for frame in payload:
+            await client.send(frame)
+            echoed = await client.recv()
+            assert echoed == frame, f"sent {frame!r}, got back {echoed!r}"
+        return time.perf_counter() - start
+
+
+async def measure(uris: dict[str, str], count: int, rounds: int) -> dict[str, list[float]]:
+    """Round trips per second per peer, one entry per round."""
+    payload = [f"frame {i:06d} of the echo benchmark" for i in range(count)]
+    for peer in PEERS:
+        await round_trips(uris[peer], payload[:WARMUP_ROUND_TRIPS])
+    rates: dict[str, list[float]] = {peer: [] for peer in PEERS}
+    for round_ in range(rounds):
+        for peer in rotated(PEERS, round_):
+            rates[peer].append(count / await round_trips(uris[peer], payload))
+    return rates
+
+
+def report(rates: dict[str, list[float]]) -> str:
+    ratios = median_ratios(rates)
+    rows = []
+    for peer in PEERS:
+        targeted = peer == RAW
+        rows.append(
+            [
+                peer,
+                f"{statistics.median(rates[peer]):,.0f}",
+                "-" if peer == SHALLOT_WS else f"{ratios[peer]:.2f}x",
+                f">= {TARGET_VS_RAW:.2f}x" if targeted else "-",
+                verdict(ratios[peer] >= TARGET_VS_RAW) if targeted else "-",
+            ]
+        )
+    header = ["peer", "median round trips/s", "shallot_ws / peer", "target", "verdict"]
+    return markdown_table(header, rows)
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "-k", "--round-trips", type=int, default=2000, help="round trips per connection (K)"
+    )
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds")
+    args = parser.parse_args(argv)
+    if args.round_trips < 1 or args.rounds < 1:
+        parser.error("--round-trips and --rounds must be positive")
+
+    print(
+        f"echo through hypercorn {importlib.metadata.version('hypercorn')}: "
+        f"{args.round_trips} round trips x {args.rounds} rounds per peer, "
+        f"Python {platform.python_version()}, websockets "
+        f"{importlib.metadata.version('websockets')} client; "
+        "ratios are medians of per-round ratios"
+    )
+    with servers(PEERS) as uris:
+        rates = asyncio.run(measure(uris, args.round_trips, args.rounds))
+    table = report(rates)
+    print()
+    print(table)
+    return table
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Smoke tests for benchmarks/: each script runs at tiny sizes and reports every peer.
+
+Nothing here is timed or compared: the benchmarks measure, these only keep them runnable.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# benchmarks/ is not an installed package: reach it from the project root, after whatever
+# is installed, so an installed shallot_ws still wins over the source tree.
+sys.path.append(str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import echo_hypercorn, echo_inprocess, idle_memory
+from benchmarks._peers import PEERS
+
+
+def assert_every_peer(table: str) -> None:
+    lines = table.splitlines()
+    assert lines[0].startswith("| peer ")
+    for peer in PEERS:
+        assert any(line.startswith(f"| {peer} ") for line in lines), f"{peer} missing:\n{table}"
+
+
+def test_echo_inprocess_runs():
+    assert_every_peer(echo_inprocess.main(["--frames", "50", "--rounds", "1"]))
+
+
+def test_idle_memory_runs():
+    assert_every_peer(idle_memory.main(["--connections", "20", "--rounds", "1"]))
+
+
+@pytest.mark.server
+def test_echo_hypercorn_runs():
+    assert_every_peer(echo_hypercorn.main(["--round-trips", "20", "--rounds", "1"]))

@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from .errors import InvalidMessage, ProtocolError, SubprotocolError, WSDisconnect
-from .messages import check_outgoing
+from .messages import SEND_TYPE, check_outgoing
 from .receiver import Receiver
 from .signatures import callable_name
 from .types import Hook, Message, Receive, Scope, Send
@@ -266,13 +266,15 @@ class _Session:
                     if receiver._frames:
                         continue  # the client left: drop, and let the handler read the rest
                     return DISCONNECTED
-                if message.__class__ is not dict or message.get("type") != "websocket.send":
+                try:
+                    trusted = message["type"] is SEND_TYPE  # built by ws_send: validated
+                except Exception:
+                    trusted = False
+                if not trusted:
                     message = check_outgoing(message, f"handler {self._settings.name}")
                     if message["type"] == "websocket.close":
                         await send(message)
                         return CLOSED
-                elif message.get("text").__class__ is not str:
-                    check_outgoing(message, f"handler {self._settings.name}")
                 try:
                     await send(message)
                 except OSError:  # ASGI 2.4: the client is gone

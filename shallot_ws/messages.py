@@ -21,6 +21,7 @@ from .types import (
 
 __all__ = [
     "MAX_REASON_BYTES",
+    "SEND_TYPE",
     "Headers",
     "check_close_code",
     "check_outgoing",
@@ -34,6 +35,12 @@ __all__ = [
 
 MAX_REASON_BYTES = 123
 
+# The ``type`` object of every message ``ws_send`` builds. The string has a dot, so CPython
+# never interns it: a message whose type *is* this object was built, and validated, by
+# ``ws_send``, and the driver trusts it after one identity check. Any other message, even an
+# equal hand-built one, is validated in full by ``check_outgoing``.
+SEND_TYPE = "".join(("websocket", ".send"))
+
 Headers = Mapping[str, str] | Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes]]
 
 
@@ -44,9 +51,9 @@ def _type_name(value: object) -> str:
 def ws_send(data: str | bytes) -> WebSocketSendEvent:
     """Build a ``websocket.send`` message: a text frame for ``str``, binary for ``bytes``."""
     if isinstance(data, str):
-        return {"type": "websocket.send", "text": data}
+        return {"type": SEND_TYPE, "text": data}  # type: ignore[typeddict-item]
     if isinstance(data, (bytes, bytearray, memoryview)):
-        return {"type": "websocket.send", "bytes": bytes(data)}
+        return {"type": SEND_TYPE, "bytes": bytes(data)}  # type: ignore[typeddict-item]
     raise InvalidMessageType(f"ws_send expected str or bytes, got {_type_name(data)}")
 
 

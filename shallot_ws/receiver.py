@@ -45,6 +45,7 @@ class Receiver:
         "_check_pending",
         "_disconnect",
         "_error",
+        "_fast",
         "_frames",
         "_iterator",
         "_limit",
@@ -76,6 +77,7 @@ class Receiver:
         self._waiter: asyncio.Future[None] | None = None
         self._disconnect: WSDisconnect | None = None
         self._error: Exception | None = None
+        self._fast = True  # buffer empty, no watcher, client there, no error
 
     # -- the handler's side -------------------------------------------------------------
 
@@ -90,12 +92,13 @@ class Receiver:
         check = self._check
         call_soon = self._loop.call_soon
         while True:
-            if not frames and self._watcher is None and self._disconnect is None:
-                # The fast path: the handler reads inline, no task switch. While it waits
-                # here, ``ag_await`` of this generator is set: ``_check`` looks at that.
+            if self._fast:
+                # The fast path: buffer empty, no watcher, client there. The handler reads
+                # inline, no task switch. While it waits here, ``ag_await`` of this generator
+                # is set: ``_check`` looks at that. Only 'websocket.receive' carries 'text'.
                 event = await receive()
                 frame = event.get("text")
-                if frame is None or event["type"] != "websocket.receive":
+                if frame is None:
                     frame = self._absorb(event)
                     if frame is None:
                         self._on_gone()
@@ -191,6 +194,7 @@ class Receiver:
             )
         if kind == "websocket.disconnect":
             self._disconnect = WSDisconnect(event.get("code", 1005), event.get("reason") or "")
+            self._fast = False
             return None
         raise ProtocolError(
             f"expected a 'websocket.receive' or 'websocket.disconnect' event, got {kind!r}"
@@ -198,11 +202,21 @@ class Receiver:
 
     def _taken(self) -> None:
         """The handler took a frame and goes elsewhere: see, soon, whether to watch for it."""
+        self._refresh()
         if self._disconnect is not None:
             self._on_gone()  # still reading after the client left: the driver re-arms its timer
         elif not self._check_pending:
             self._check_pending = True
             self._loop.call_soon(self._check)
+
+    def _refresh(self) -> None:
+        """Recompute the fast-path flag after the state changed off the fast path."""
+        self._fast = (
+            not self._frames
+            and self._watcher is None
+            and self._disconnect is None
+            and self._error is None
+        )
 
     def _check(self) -> None:
         self._check_pending = False
@@ -216,6 +230,7 @@ class Receiver:
             and self._error is None
             and len(self._frames) < self._limit
         ):
+            self._fast = False
             self._watcher = self._loop.create_task(self._watch())
 
     async def _watch(self) -> None:
@@ -232,6 +247,7 @@ class Receiver:
             self._error = exc
         finally:
             self._watcher = None
+            self._refresh()
             waiter = self._waiter
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
@@ -249,6 +265,7 @@ class Receiver:
         """The server refused a send because the client is gone (ASGI 2.4 ``OSError``)."""
         if self._disconnect is None:
             self._disconnect = WSDisconnect(code)
+            self._fast = False
 
     async def _stop(self) -> None:
         """The connection is over: stop watching, and wait until the watcher has finished."""

@@ -611,3 +611,23 @@ async def test_a_blocking_finally_block_is_bounded_by_the_drain_time_too():
         await ws.close()
     assert cleanup == ["cut short"]
     assert calls == ["on_disconnect", "on_close"]
+
+
+async def test_hand_built_messages_are_validated_in_full():
+    @websocket
+    async def by_hand(scope, receiver):
+        yield {"type": "websocket.send", "text": "fine"}
+        yield {"type": "websocket.send", "bytes": b"fine"}
+        yield {"type": "websocket.send", "text": 5}
+
+    async with connect(by_hand, raise_app_exceptions=False) as ws:
+        assert await ws.receive() == "fine"
+        assert await ws.receive() == b"fine"
+        with pytest.raises(AppClosed) as info:
+            await ws.receive()
+    assert info.value.code == 1011
+    (error,) = ws.app_exceptions
+    assert str(error) == (
+        "handler test_hand_built_messages_are_validated_in_full.<locals>.by_hand yielded "
+        "{'type': 'websocket.send', 'text': 5}: expected 'text' as str or 'bytes' as bytes"
+    )

@@ -21,7 +21,6 @@ handler takes a frame after that too, so it can stop a handler that is not readi
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from types import AsyncGeneratorType
 from typing import cast
@@ -65,7 +64,7 @@ class Receiver:
         on_gone: Callable[[], None],
     ) -> None:
         self._receive = receive
-        self._frames: deque[Frame] = deque()
+        self._frames: list[Frame] = []  # at most ``limit``: pop(0) is cheap, and empty is small
         self._limit = limit
         self._loop = loop
         self._on_gone = on_gone
@@ -108,7 +107,7 @@ class Receiver:
                     call_soon(check)
                 yield frame
             elif frames:
-                frame = frames.popleft()
+                frame = frames.pop(0)
                 self._taken()
                 yield frame
             elif self._disconnect is not None:
@@ -123,7 +122,7 @@ class Receiver:
         """Return the next frame; raise ``WSDisconnect`` once the client has left."""
         frames = self._frames
         if frames:
-            frame = frames.popleft()
+            frame = frames.pop(0)
             self._taken()
             return frame
         if self._disconnect is None:
@@ -161,7 +160,7 @@ class Receiver:
             finally:
                 self._waiter = None
             if self._frames:
-                frame = self._frames.popleft()
+                frame = self._frames.pop(0)
                 self._taken()
                 return frame
             if self._error is not None:

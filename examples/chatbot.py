@@ -18,10 +18,11 @@ REPLIES = {
 
 def reply_to(text: str) -> str:
     """Choose the bot's answer to one line of the client's text."""
-    key = text.strip().lower().rstrip("?!.")
+    cleaned = text.strip().lower()
+    key = cleaned.rstrip("?!.")
     if key in REPLIES:
         return REPLIES[key]
-    if key.endswith("?"):
+    if cleaned.endswith("?"):
         return "Good question. I only know a few words: say 'help'."
     return f"You said {text.strip()!r}. Say 'help' to see what I understand."
 

@@ -1,8 +1,9 @@
 """Ticker: a stream that only yields, once a second, and stops when the client leaves.
 
 Run: ``hypercorn examples.ticker:app`` and open http://127.0.0.1:8000/. The handler never
-reads the receiver; the driver notices the client leaving and closes the generator at its
-next yield, so the ``finally`` block runs (and logs) within a second of the disconnect.
+reads the receiver; the driver notices the client leaving and stops the generator where it
+waits (its sleep) after ``drain_timeout`` (0.5 s), or at its next yield if that comes first,
+so the ``finally`` block runs (and logs) within a second of the disconnect.
 """
 
 from __future__ import annotations

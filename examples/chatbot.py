@@ -9,7 +9,7 @@ from examples.page import with_page
 from shallot_ws import websocket, ws_close, ws_send
 
 REPLIES = {
-    "hello": "Hello! Ask me the time of day, or say bye.",
+    "hello": "Hello! Say 'help' to see what I understand, or 'bye' to leave.",
     "hi": "Hi there! Say 'help' to see what I understand.",
     "help": "I understand: hello, hi, help, how are you, bye.",
     "how are you": "Running at full speed, thank you.",

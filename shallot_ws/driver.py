@@ -2,7 +2,7 @@
 
 The only module that awaits the server's ``send``. DESIGN §2 is its specification:
 
-1. handshake: ``on_connect`` decides accept, close (HTTP 403) or denial (an HTTP response);
+1. handshake (``handshake.py``): ``on_connect`` decides accept, close (HTTP 403) or denial;
 2. open: the handler runs; the receiver reads inline or through its watcher, bounded;
 3. the handler returns: close 1000;
 4. the handler yields a close: sent as given, then the generator is closed;
@@ -15,22 +15,19 @@ The only module that awaits the server's ``send``. DESIGN §2 is its specificati
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from .errors import InvalidMessage, ProtocolError, SubprotocolError, WSDisconnect
+from .errors import ProtocolError, WSDisconnect
+from .handshake import handshake
 from .messages import SEND_TYPE, check_outgoing
 from .receiver import Receiver
+from .reporting import logger, report
 from .signatures import callable_name
 from .types import Hook, Message, Receive, Scope, Send
 
 __all__ = ["Settings", "run_connection"]
 
-logger = logging.getLogger("shallot_ws")
-
-DENIAL_EXTENSION = "websocket.http.response"
-TESTING_EXTENSION = "shallot_ws.testing"
 SHUTDOWN_CLOSE: Message = {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
 ERROR_CLOSE: Message = {"type": "websocket.close", "code": 1011, "reason": ""}
 NORMAL_CLOSE: Message = {"type": "websocket.close", "code": 1000, "reason": ""}
@@ -71,22 +68,12 @@ class Settings:
         self.drain_timeout = drain_timeout
 
 
-def report(scope: Scope, exc: BaseException, text: str, *args: object) -> None:
-    """Log ``exc`` with its traceback once, and hand it to an in-memory test client if any."""
-    logger.error(text, *args, exc_info=exc)
-    extensions = scope.get("extensions")
-    if extensions:
-        box = extensions.get(TESTING_EXTENSION)
-        if box is not None:
-            box["errors"].append(exc)
-
-
 async def run_connection(settings: Settings, scope: Scope, receive: Receive, send: Send) -> None:
     """Serve one ``websocket`` scope: handshake, handler, hooks."""
     event = await receive()
     if event["type"] != "websocket.connect":
         raise ProtocolError(f"expected a 'websocket.connect' event first, got {event['type']!r}")
-    if not await _handshake(settings, scope, send):
+    if not await handshake(settings.on_connect, scope, send):
         return
     outcome = FAILED
     cancelled: BaseException | None = None
@@ -112,68 +99,6 @@ async def _run_hook(hook: Hook, role: str, scope: Scope) -> BaseException | None
     except Exception as exc:
         report(scope, exc, "%s hook %s raised", role, callable_name(hook))
     return None
-
-
-# -- the handshake ----------------------------------------------------------------------
-
-
-async def _handshake(settings: Settings, scope: Scope, send: Send) -> bool:
-    """Accept or refuse the connection as ``on_connect`` decides; True when accepted."""
-    hook = settings.on_connect
-    if hook is None:
-        await send({"type": "websocket.accept"})
-        return True
-    try:
-        messages = _decide(await hook(scope), scope, callable_name(hook))
-    except Exception as exc:
-        report(
-            scope, exc, "on_connect hook %s raised; refusing the connection", callable_name(hook)
-        )
-        messages = _refusal(scope, 500)
-    for message in messages:
-        await send(message)
-    return bool(messages[0]["type"] == "websocket.accept")
-
-
-def _refusal(scope: Scope, status: int) -> list[Message]:
-    if DENIAL_EXTENSION in (scope.get("extensions") or {}):
-        return [
-            {"type": "websocket.http.response.start", "status": status, "headers": []},
-            {"type": "websocket.http.response.body", "body": b"", "more_body": False},
-        ]
-    return [{"type": "websocket.close", "code": 1000, "reason": ""}]
-
-
-def _decide(result: object, scope: Scope, name: str) -> list[Message]:
-    """The messages that carry out what ``on_connect`` returned."""
-    if result is None:
-        return [{"type": "websocket.accept"}]
-    if isinstance(result, dict):
-        kind = result.get("type")
-        if kind == "websocket.accept":
-            subprotocol = result.get("subprotocol")
-            offered = scope.get("subprotocols") or []
-            if subprotocol is not None and subprotocol not in offered:
-                raise SubprotocolError(
-                    f"on_connect hook {name} accepted subprotocol {subprotocol!r}, "
-                    f"which the client did not offer (offered: {list(offered)!r})"
-                )
-            return [result]
-        if kind == "websocket.close":
-            return [result]
-    if (
-        isinstance(result, tuple)
-        and len(result) == 2
-        and isinstance(result[0], dict)
-        and result[0].get("type") == "websocket.http.response.start"
-    ):
-        if DENIAL_EXTENSION in (scope.get("extensions") or {}):
-            return list(result)
-        return [{"type": "websocket.close", "code": 1000, "reason": ""}]
-    raise InvalidMessage(
-        f"on_connect hook {name} returned {result!r}: "
-        "expected None, ws_accept(), ws_close() or ws_deny()"
-    )
 
 
 # -- the open connection ----------------------------------------------------------------

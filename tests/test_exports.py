@@ -71,7 +71,7 @@ def _imports(path: pathlib.Path) -> set[str]:
 
 
 def test_pure_modules_import_no_event_loop_library():
-    for name in ("types", "errors", "messages", "signatures", "asgi"):
+    for name in ("types", "errors", "messages", "signatures", "asgi", "handshake", "reporting"):
         imported = _imports(PACKAGE / f"{name}.py")
         assert not imported & {"asyncio", "trio", "anyio", "uvloop"}, (name, imported)
 

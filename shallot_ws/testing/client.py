@@ -13,9 +13,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..driver import DENIAL_EXTENSION, TESTING_EXTENSION
 from ..errors import AppClosed, ASGIViolation, HandshakeRefused, WSTimeout
+from ..handshake import DENIAL_EXTENSION
 from ..messages import encode_headers
+from ..reporting import TESTING_EXTENSION
 from ..types import ASGIApp, Frame, Message, Scope
 
 __all__ = ["WSTestConnection", "connect"]

@@ -1,8 +1,6 @@
 """An in-memory WebSocket client for any ASGI app: no network, no threads.
 
-The client plays the ASGI server too, strictly: it behaves like hypercorn (a bounded queue
-of client frames, sends after the client left dropped) and records every message the app
-sends in a state that does not allow it, failing the test when the connection ends.
+The client is also the app's server (``InMemoryServer``), so a test sees both sides.
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ from ..handshake import DENIAL_EXTENSION
 from ..messages import encode_headers
 from ..reporting import TESTING_EXTENSION
 from ..types import ASGIApp, Frame, Message, Scope
+from .server import InMemoryServer
 
 __all__ = ["WSTestConnection", "connect"]
 
@@ -69,7 +68,7 @@ def connect(
     return WSTestConnection(app, full_scope, timeout, raise_app_exceptions, queue_size)
 
 
-class WSTestConnection:
+class WSTestConnection(InMemoryServer):
     """One in-memory connection: the test's side (``send``, ``receive``, ``close``) and the
     server's side the app talks to. Use through ``connect``."""
 
@@ -81,111 +80,15 @@ class WSTestConnection:
         raise_app_exceptions: bool,
         queue_size: int,
     ) -> None:
+        super().__init__(scope, queue_size)
         self.app = app
-        self.scope = scope
         self.timeout = timeout
         self.raise_app_exceptions = raise_app_exceptions
-        self.state = "connecting"  # connecting, open, refused, closed (by the app), gone
-        self.accepted = False
-        self.accepted_subprotocol: str | None = None
-        self.accept_headers: list[tuple[bytes, bytes]] = []
-        self.close_code: int | None = None
-        self.close_reason: str | None = None
-        self.sent: list[Message] = []  # every message the app sent, in order
-        self.violations: list[str] = []
-        self.disconnect_received = False  # whether the app's receive() returned the disconnect
-        self._inbound: asyncio.Queue[Message] = asyncio.Queue(queue_size)
-        self._outbound: asyncio.Queue[Message] = asyncio.Queue()
-        self._handshake = asyncio.Event()
-        self._denial: Message | None = None
         self._task: asyncio.Task[None] | None = None
         self._raised = False
 
-    # -- the server's side -------------------------------------------------------------
-
-    async def _receive(self) -> Message:
-        event = await self._inbound.get()
-        if event["type"] == "websocket.disconnect":
-            self.disconnect_received = True
-        return event
-
-    async def _send(self, message: Message) -> None:
-        self.sent.append(message)
-        kind = message.get("type")
-        if self.state == "connecting":
-            self._send_handshake(kind, message)
-        elif self.state == "open":
-            if kind == "websocket.send":
-                text, data = message.get("text"), message.get("bytes")
-                if not (isinstance(text, str) and data is None) and not (
-                    isinstance(data, bytes) and text is None
-                ):
-                    self._violate(
-                        f"expected exactly one of str 'text' or bytes 'bytes', got {message!r}"
-                    )
-                    return
-                self._outbound.put_nowait(message)
-            elif kind == "websocket.close":
-                self.state = "closed"
-                self.close_code = int(message.get("code", 1000))
-                self.close_reason = message.get("reason") or ""
-                self._outbound.put_nowait(message)
-            else:
-                self._violate(
-                    f"expected websocket.send or websocket.close after the accept, got {kind!r}"
-                )
-        elif self.state == "gone":
-            if self.disconnect_received:  # the app knew the client had left
-                self._violate(
-                    f"expected nothing after the app received the disconnect, got {message!r}"
-                )
-            return  # like hypercorn: a send after the client left is dropped
-        else:
-            self._violate(
-                f"expected nothing after the connection ended ({self.state}), got {message!r}"
-            )
-            raise RuntimeError(f"unexpected ASGI message {kind!r} after the close")
-
-    def _send_handshake(self, kind: object, message: Message) -> None:
-        if kind == "websocket.accept":
-            subprotocol = message.get("subprotocol")
-            if subprotocol is not None and subprotocol not in self.scope["subprotocols"]:
-                self._violate(
-                    f"accepted subprotocol {subprotocol!r}, which the client did not offer"
-                )
-            self.accepted_subprotocol = subprotocol
-            self.accept_headers = list(message.get("headers") or [])
-            self.accepted = True
-            self.state = "open"
-        elif kind == "websocket.close":
-            self.state = "refused"
-            self._denial = {"status": 403, "headers": [], "body": b""}
-        elif (
-            kind == "websocket.http.response.start" and DENIAL_EXTENSION in self.scope["extensions"]
-        ):
-            self._denial = {
-                "status": message["status"],
-                "headers": list(message.get("headers") or []),
-                "body": b"",
-            }
-            return
-        elif kind == "websocket.http.response.body" and self._denial is not None:
-            self._denial["body"] += bytes(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            self.state = "refused"
-        else:
-            self._violate(
-                f"expected an accept, a close or a denial response first, got {message!r}"
-            )
-            return
-        self._handshake.set()
-
     async def _run_app(self) -> None:
         await self.app(self.scope, self._receive, self._send)
-
-    def _violate(self, text: str) -> None:
-        self.violations.append(text)
 
     def _app_done(self, task: asyncio.Task[None]) -> None:
         self._handshake.set()

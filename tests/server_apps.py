@@ -1,0 +1,161 @@
+"""Websocket apps for the real-server tests, served as ``tests.server_apps:NAME``.
+
+They report what happens on the server side, which the client cannot see, by appending
+lines to the file named in the ``SHALLOT_WS_TEST_REPORT`` environment variable (set by
+``tests.serving``). A connection's id is its query string (``ws://.../?a`` has id ``a``).
+Importing this module does nothing else, so the tests may import its constants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from shallot_ws import websocket, ws_close, ws_deny, ws_send
+
+REPORT_ENV = "SHALLOT_WS_TEST_REPORT"
+
+FLOOD_PAUSE = 1.0  # the flood handler sleeps this long before its first read
+FLOOD_END = "end"  # the client's last frame: the flood handler answers "<count> <max>"
+SECRET = "boom-secret-5e1f"  # the raiser's exception text, which must never reach the client
+STREAM_INTERVAL = 0.05
+
+
+def report(line: str) -> None:
+    """Append ``"<time.time()> <line>"`` to the report file (if the server has one)."""
+    path = os.environ.get(REPORT_ENV)
+    if not path:
+        return
+    with open(path, "a") as file:
+        file.write(f"{time.time():.6f} {line}\n")
+
+
+def connection_id(scope: dict) -> str:
+    return scope.get("query_string", b"").decode("latin-1") or "-"
+
+
+# -- (a) a flooding client against a handler that starts reading late ---------------------
+
+
+@websocket
+async def flood(scope, receiver):
+    """Sleeps, then reads every frame, noting ``receiver.buffered`` at each read; on
+    ``FLOOD_END`` answers with the number of frames before it and the largest buffer seen."""
+    await asyncio.sleep(FLOOD_PAUSE)
+    count = 0
+    most = 0
+    async for frame in receiver:
+        most = max(most, receiver.buffered)
+        if frame == FLOOD_END:
+            report(f"flood count={count} max_buffered_seen={most}")
+            yield ws_send(f"{count} {most}")
+            return
+        count += 1
+
+
+# -- (b) refusals in on_connect -------------------------------------------------------------
+
+
+async def _closed(scope):
+    report(f"on_close {connection_id(scope)}")
+
+
+async def _deny_without_token(scope):
+    return ws_deny(401, "no token")
+
+
+async def _refuse(scope):
+    return ws_close()
+
+
+async def _never(scope, receiver):
+    report(f"handler ran {connection_id(scope)}")
+    yield ws_send("this connection should have been refused")
+
+
+denied = websocket(on_connect=_deny_without_token, on_close=_closed)(_never)
+refused = websocket(on_connect=_refuse, on_close=_closed)(_never)
+
+
+# -- (c) a handler that raises ----------------------------------------------------------
+
+
+@websocket
+async def raiser(scope, receiver):
+    """Answers the first frame, then raises an exception whose text holds ``SECRET``."""
+    async for frame in receiver:
+        yield ws_send(f"got {frame}")
+        raise RuntimeError(f"{SECRET} while handling {frame!r}")
+
+
+# -- (d), (f) hooks, and the disconnect the app sees ---------------------------------------
+
+
+async def _hook_disconnect(scope):
+    report(f"on_disconnect {connection_id(scope)}")
+
+
+async def _hook_close(scope):
+    report(f"on_close {connection_id(scope)}")
+
+
+async def _hooked(scope, receiver):
+    """Answers ``ok <frame>``; returns on ``finish``. Reports how its connection ended."""
+    cid = connection_id(scope)
+    try:
+        async for frame in receiver:
+            if frame == "finish":
+                return
+            yield ws_send(f"ok {frame}")
+    finally:
+        gone = receiver.disconnected
+        if gone is None:
+            report(f"handler end {cid} connected")
+        else:
+            report(f"handler end {cid} disconnect code={gone.code} reason={gone.reason!r}")
+
+
+hooked = websocket(on_disconnect=_hook_disconnect, on_close=_hook_close)(_hooked)
+
+
+# -- (e) a stream that only yields, for the server's shutdown -------------------------------
+
+
+async def _stream(scope, receiver):
+    cid = connection_id(scope)
+    sent = 0
+    try:
+        while True:
+            yield ws_send(f"n {sent}")
+            sent += 1
+            await asyncio.sleep(STREAM_INTERVAL)
+    except BaseException as exc:
+        report(f"stream {cid} interrupted by {type(exc).__name__}")
+        raise
+    finally:
+        report(f"stream finally {cid} after {sent}")
+
+
+stream = websocket(on_disconnect=_hook_disconnect, on_close=_hook_close)(_stream)
+
+
+# -- a handler that waits without reading, with a long drain time ---------------------------
+
+LINGER_DRAIN = 10.0  # longer than the server's graceful timeout in the tests
+
+
+async def _lingering(scope, receiver):
+    """Yields ``ready``, then waits without reading: only the drain timer (after
+    ``LINGER_DRAIN`` s) or the server can stop it."""
+    cid = connection_id(scope)
+    try:
+        yield ws_send("ready")
+        await asyncio.sleep(60)
+    finally:
+        report(f"lingering finally {cid} disconnected={receiver.disconnected is not None}")
+
+
+lingering = websocket(
+    on_disconnect=_hook_disconnect, on_close=_hook_close, drain_timeout=LINGER_DRAIN
+)(_lingering)

@@ -1,0 +1,349 @@
+"""Run a real ASGI server (hypercorn) for the tests.
+
+``Server`` starts ``hypercorn -w 0`` (one process: one PID to stop) for a ``module:app`` on
+127.0.0.1 and a free port, with the project root on ``PYTHONPATH``, and waits until the port
+accepts connections. The server's stdout and stderr go to a log file; a logging configuration
+(``--log-config``) sends every logger (``shallot_ws``, the examples', hypercorn's) to stderr,
+each record on a line that starts with its ``time.time()`` stamp, so a test can time what the
+server did against what the client did. Apps report facts the client cannot see by appending
+lines to the file named in the ``SHALLOT_WS_TEST_REPORT`` environment variable (see
+``tests.server_apps.report``).
+
+Use it as a context manager (``with running("examples.echo:echo", tmp_path) as server``) or
+through a fixture made by ``server_fixture()``. Every wait is bounded; the only address ever
+used is 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = [
+    "HOST",
+    "REPORT_ENV",
+    "Server",
+    "ServerError",
+    "free_port",
+    "running",
+    "server_fixture",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+REPORT_ENV = "SHALLOT_WS_TEST_REPORT"
+
+START_TIMEOUT = 15.0  # seconds for the server to accept connections
+STOP_MARGIN = 5.0  # seconds after the graceful timeout before SIGKILL
+KILL_TIMEOUT = 5.0  # seconds to reap the process after SIGKILL
+PORT_ATTEMPTS = 3  # new ports to try when another process took ours
+POLL = 0.02
+
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "stamped": {"format": "%(created).6f %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "stamped",
+        },
+    },
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    # hypercorn gives its error logger a handler of its own; drop it so that each of its
+    # records is written once, through the root handler, like everyone else's.
+    "loggers": {"hypercorn.error": {"handlers": [], "propagate": True}},
+}
+
+
+class ServerError(AssertionError):
+    """The server did not start, or did not stop, as expected; the message shows its log."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _tail(text: str, limit: int = 6000) -> str:
+    return text if len(text) <= limit else "...\n" + text[-limit:]
+
+
+class Server:
+    """One hypercorn process serving ``app`` (``"module:attribute"``) on 127.0.0.1."""
+
+    def __init__(
+        self,
+        app: str,
+        workdir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        graceful_timeout: int = 1,  # whole seconds: hypercorn's CLI takes an int
+    ) -> None:
+        self.app = app
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / "server.log"
+        self.report_path = self.workdir / "report.txt"
+        self.log_config_path = self.workdir / "logging.json"
+        self.extra_env = dict(env or {})
+        self.extra_args = tuple(args)
+        self.graceful_timeout = graceful_timeout
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.terminated = False  # SIGTERM sent: another one could kill it mid-shutdown
+
+    # -- addresses ------------------------------------------------------------------------
+
+    def url(self, path: str = "/") -> str:
+        return f"http://{HOST}:{self.port}{path}"
+
+    def ws_url(self, path: str = "/") -> str:
+        return f"ws://{HOST}:{self.port}{path}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "the server was not started"
+        return self.process.pid
+
+    # -- starting -------------------------------------------------------------------------
+
+    def start(self) -> Server:
+        """Start the server and wait until its port accepts connections."""
+        assert self.process is None, "the server was already started"
+        self.log_config_path.write_text(json.dumps(LOG_CONFIG))
+        self.report_path.write_text("")
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self._spawn(free_port())
+            try:
+                self._wait_ready()
+                return self
+            except ServerError:
+                if attempt < PORT_ATTEMPTS and "already in use" in self.log():
+                    self.process = None  # the port was taken meanwhile: try another one
+                    continue
+                self.stop()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--workers",
+            "0",  # serve in this process: no supervisor, one PID to signal
+            "--bind",
+            f"{HOST}:{self.port}",
+            "--graceful-timeout",
+            str(self.graceful_timeout),
+            "--log-config",
+            f"json:{self.log_config_path}",
+            *self.extra_args,
+            self.app,
+        ]
+
+    def _spawn(self, port: int) -> None:
+        self.port = port
+        env = dict(os.environ)
+        path = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = str(ROOT) if not path else f"{ROOT}{os.pathsep}{path}"
+        env["PYTHONUNBUFFERED"] = "1"
+        env[REPORT_ENV] = str(self.report_path)
+        env.update(self.extra_env)
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- {' '.join(self._command())}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                self._command(),
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code is not None:
+                raise ServerError(
+                    f"hypercorn {self.app} exited with {code} before accepting connections; "
+                    f"its log:\n{_tail(self.log())}"
+                )
+            if _accepts(self.port):
+                return
+            time.sleep(0.05)
+        raise ServerError(
+            f"hypercorn {self.app} did not accept connections on {HOST}:{self.port} "
+            f"within {START_TIMEOUT} s; its log:\n{_tail(self.log())}"
+        )
+
+    def peak_rss_kib(self) -> int | None:
+        """The server process's peak resident memory (``VmHWM``, KiB); ``None`` without /proc."""
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        return None
+
+    # -- what the server said -------------------------------------------------------------
+
+    def log(self) -> str:
+        """Everything the server wrote to stdout and stderr so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def report(self) -> list[str]:
+        """The lines the app wrote to its report file so far."""
+        try:
+            return self.report_path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+
+    async def wait_for_log(self, needle: str, timeout: float = 5.0) -> str:
+        """The first log line containing ``needle``, waiting for it at most ``timeout`` s."""
+        return await self._wait_for(lambda: self.log().splitlines(), needle, timeout, "log")
+
+    async def wait_for_report(self, needle: str, timeout: float = 5.0) -> str:
+        """The first report line containing ``needle``, waiting at most ``timeout`` s."""
+        return await self._wait_for(self.report, needle, timeout, "report")
+
+    async def _wait_for(
+        self, lines: Callable[[], list[str]], needle: str, timeout: float, what: str
+    ) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in lines():
+                if needle in line:
+                    return line
+            if time.monotonic() >= deadline:
+                raise ServerError(
+                    f"{needle!r} not in the server's {what} after {timeout} s; report:\n"
+                    + "\n".join(self.report())
+                    + f"\nlog:\n{_tail(self.log())}"
+                )
+            await asyncio.sleep(POLL)
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def terminate(self) -> None:
+        """Send SIGTERM (hypercorn's graceful shutdown) and return at once."""
+        if self.process is not None and self.process.poll() is None and not self.terminated:
+            self.process.send_signal(signal.SIGTERM)
+            self.terminated = True
+
+    async def wait_exit(self, timeout: float | None = None) -> int:
+        """Wait, without blocking the event loop, until the server exits; its exit code."""
+        assert self.process is not None, "the server was not started"
+        if timeout is None:
+            timeout = self.graceful_timeout + STOP_MARGIN
+        deadline = time.monotonic() + timeout
+        while (code := self.process.poll()) is None:
+            if time.monotonic() >= deadline:
+                raise ServerError(
+                    f"hypercorn {self.app} still running {timeout} s after SIGTERM; "
+                    f"its log:\n{_tail(self.log())}"
+                )
+            await asyncio.sleep(POLL)
+        return code
+
+    def stop(self) -> int | None:
+        """SIGTERM (once), then SIGKILL if it outlives its graceful timeout by ``STOP_MARGIN`` s.
+
+        Returns the exit code (negative for a signal), or ``None`` if it was never started.
+        A second SIGTERM is never sent: once hypercorn's event loop is closed, the default
+        action applies and the process dies of it (-15) instead of exiting with 0.
+        """
+        process = self.process
+        if process is None:
+            return None
+        if process.poll() is None:
+            self.terminate()
+            try:
+                process.wait(self.graceful_timeout + STOP_MARGIN)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(KILL_TIMEOUT)
+        return process.returncode
+
+    def __enter__(self) -> Server:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<Server {self.app} on {HOST}:{self.port}>"
+
+
+@contextlib.contextmanager
+def running(app: str, workdir: Path, **options: Any) -> Iterator[Server]:
+    """``with running("examples.echo:echo", tmp_path) as server:``; stopped on exit."""
+    server = Server(app, workdir, **options)
+    with server.start():
+        yield server
+
+
+def server_fixture(scope: str = "function") -> Any:
+    """Make a fixture that gives a function ``start(app, **options) -> Server``.
+
+    Servers started through it are stopped at the fixture's teardown, and their logs printed
+    (pytest shows them for failing tests). In a test module: ``serve = server_fixture()``.
+    """
+
+    @pytest.fixture(scope=scope)  # type: ignore[misc]
+    def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
+        servers: list[Server] = []
+
+        def start(app: str, **options: Any) -> Server:
+            name = app.replace(":", "-").replace(".", "-")
+            workdir = tmp_path_factory.mktemp(f"server-{name}")
+            server = Server(app, workdir, **options)
+            servers.append(server)
+            return server.start()
+
+        try:
+            yield start
+        finally:
+            for server in servers:
+                code = server.stop()
+                print(f"--- {server!r} exited with {code}; log:\n{_tail(server.log())}")
+                report = server.report()
+                if report:
+                    print("--- report:\n" + "\n".join(report))
+
+    return serve

@@ -77,10 +77,13 @@ async def run_connection(settings: Settings, scope: Scope, receive: Receive, sen
         return
     outcome = FAILED
     cancelled: BaseException | None = None
+    session = _Session(settings, scope, receive, send)
     try:
-        outcome = await _Session(settings, scope, receive, send).run()
+        outcome = await session.run()
     except asyncio.CancelledError as exc:  # the server cancelled us: hooks still run
         cancelled = exc
+        if session.client_left:
+            outcome = DISCONNECTED
     finally:
         if outcome == DISCONNECTED and settings.on_disconnect is not None:
             cancelled = await _run_hook(settings.on_disconnect, "on_disconnect", scope) or cancelled
@@ -168,6 +171,11 @@ class _Session:
                     self._drain.cancel()
                     self._drain = None
                 await receiver._stop()
+
+    @property
+    def client_left(self) -> bool:
+        """Whether the driver knows the client is gone."""
+        return self._receiver._disconnect is not None
 
     def _was_stopped(self) -> bool:
         """Whether a CancelledError is the drain timer's own; if so, it is consumed."""

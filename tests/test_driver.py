@@ -631,3 +631,28 @@ async def test_hand_built_messages_are_validated_in_full():
         "handler test_hand_built_messages_are_validated_in_full.<locals>.by_hand yielded "
         "{'type': 'websocket.send', 'text': 5}: expected 'text' as str or 'bytes' as bytes"
     )
+
+
+async def test_a_server_cancel_after_the_client_left_still_runs_on_disconnect():
+    calls, hooks = recorder()
+    events: asyncio.Queue[dict] = asyncio.Queue()
+    events.put_nowait({"type": "websocket.connect"})
+    sent: list[dict] = []
+
+    @websocket(drain_timeout=10, **hooks)
+    async def idle(scope, receiver):
+        yield ws_send("ready")
+        await asyncio.sleep(60)  # not reading
+
+    async def send(message):
+        sent.append(message)
+
+    task = asyncio.create_task(idle({"type": "websocket"}, events.get, send))
+    await asyncio.sleep(0.02)
+    events.put_nowait({"type": "websocket.disconnect", "code": 1000})  # the client leaves
+    await asyncio.sleep(0.02)  # the watcher takes it; the drain time is far away
+    task.cancel()  # the server shuts down
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert calls == ["on_disconnect", "on_close"]
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send"]  # no 1001

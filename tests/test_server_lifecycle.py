@@ -181,11 +181,6 @@ async def test_sigterm_lets_a_stream_run_out_the_grace_then_closes_1001_and_runs
     assert " shallot_ws: " not in server.log(), "a shutdown is not an error of the app"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shallot_ws bug: a server cancellation after the client left skips on_disconnect "
-    "(the driver's outcome is FAILED on any foreign CancelledError, DESIGN §2.5)",
-)
 async def test_client_that_left_before_the_shutdown_still_gets_on_disconnect(serve):
     # The client leaves while the handler waits without reading, with a drain time (10 s)
     # longer than the grace (1 s): the driver knows the client is gone, then hypercorn's

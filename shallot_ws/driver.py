@@ -70,6 +70,13 @@ class Settings:
 
 async def run_connection(settings: Settings, scope: Scope, receive: Receive, send: Send) -> None:
     """Serve one ``websocket`` scope: handshake, handler, hooks."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise ProtocolError(
+            "expected an asyncio event loop (hypercorn's asyncio or uvloop worker), found none: "
+            "trio is not supported yet"
+        ) from None
     event = await receive()
     if event["type"] != "websocket.connect":
         raise ProtocolError(f"expected a 'websocket.connect' event first, got {event['type']!r}")

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from examples import chatbot
 from tests.serving import server_fixture
@@ -31,8 +31,9 @@ async def closed_by_server(ws) -> ConnectionClosed:
     return info.value
 
 
-async def test_echo_echoes_and_exit_closes_1001_bye(serve):
-    server = serve("examples.echo:app")
+@pytest.mark.parametrize("worker", ["asyncio", "uvloop"])
+async def test_echo_echoes_and_exit_closes_1001_bye(serve, worker):
+    server = serve("examples.echo:app", args=("--worker-class", worker))
     async with connect(server.ws_url("/"), open_timeout=TIMEOUT) as ws:
         await ws.send("hi")
         assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "@ECHO: hi"
@@ -114,3 +115,13 @@ def test_bare_websocket_app_answers_http_with_426(serve):
     assert status == 426
     assert headers["upgrade"].lower() == "websocket"
     assert b"Upgrade Required" in body
+
+
+async def test_under_the_trio_worker_the_handshake_is_refused_with_a_clear_error(serve):
+    server = serve("examples.echo:echo", args=("--worker-class", "trio"))
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(server.ws_url("/"), open_timeout=TIMEOUT):
+            pass
+    assert info.value.response.status_code == 500
+    log = await server.wait_for_log("trio is not supported yet")
+    assert "expected an asyncio event loop" in log

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 
 import pytest
@@ -144,6 +145,13 @@ async def test_handler_finishing_closes_1000_and_runs_only_on_close(serve):
 # -- (e) graceful shutdown -----------------------------------------------------------------
 
 
+# hypercorn 0.18 on Python 3.12+ never reaches its graceful timeout: asyncio's
+# Server.wait_closed() now waits for every open connection (pgjones/hypercorn#308, fix
+# proposed in #374). It then keeps a WebSocket open until the client leaves.
+HYPERCORN_WAITS_FOREVER = sys.version_info >= (3, 12)
+
+
+@pytest.mark.skipif(HYPERCORN_WAITS_FOREVER, reason="hypercorn#308: see the 3.12+ test below")
 async def test_sigterm_lets_a_stream_run_out_the_grace_then_closes_1001_and_runs_on_close(
     serve,
 ):
@@ -179,6 +187,27 @@ async def test_sigterm_lets_a_stream_run_out_the_grace_then_closes_1001_and_runs
     assert lines[1].startswith("stream finally s after"), lines
     assert lines[2:] == ["on_close s"], "on_close must run once, after the handler, alone"
     assert " shallot_ws: " not in server.log(), "a shutdown is not an error of the app"
+
+
+@pytest.mark.skipif(not HYPERCORN_WAITS_FOREVER, reason="the 3.11 behaviour is tested above")
+async def test_sigterm_on_python_312_keeps_the_stream_until_the_client_leaves(serve):
+    # On 3.12+ hypercorn never cancels the connection (hypercorn#308), so the app never
+    # learns of the shutdown: the stream runs on past the grace period. When the client
+    # leaves, the driver stops the stream and runs the hooks, and the server exits.
+    grace = 1
+    server = serve(f"{APPS}:stream", graceful_timeout=grace)
+    async with connect(server.ws_url("/?s"), open_timeout=TIMEOUT) as ws:
+        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "n 0"
+        server.terminate()
+        assert await refuses_new_connections(server.port, within=grace * 0.8)
+        deadline = time.monotonic() + grace + 1.5
+        while time.monotonic() < deadline:  # well past the grace period: still streaming
+            assert (await asyncio.wait_for(ws.recv(), TIMEOUT)).startswith("n ")
+    assert await server.wait_exit(timeout=grace + 5) == 0
+    lines = lines_about(server, "s")
+    assert lines[0] == "stream s interrupted by GeneratorExit", lines
+    assert lines[1].startswith("stream finally s after"), lines
+    assert lines[2:] == ["on_disconnect s", "on_close s"], lines
 
 
 async def test_client_that_left_before_the_shutdown_still_gets_on_disconnect(serve):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .app import WebSocketApp, websocket
+from .compose import MappedReceiver, compose, relay
 from .errors import (
     InvalidHandler,
     InvalidMessage,
@@ -19,12 +20,15 @@ __all__ = [
     "InvalidHandler",
     "InvalidMessage",
     "InvalidMessageType",
+    "MappedReceiver",
     "ProtocolError",
     "Receiver",
     "ShallotWSError",
     "SubprotocolError",
     "WSDisconnect",
     "WebSocketApp",
+    "compose",
+    "relay",
     "websocket",
     "ws_accept",
     "ws_close",

@@ -88,6 +88,22 @@ class WebSocketApp:
         else:
             raise ProtocolError(f"expected a 'websocket', 'http' or 'lifespan' scope, got {kind!r}")
 
+    def replace(self, **changes: Any) -> WebSocketApp:
+        """A new app like this one with some of ``handler``, the hooks and limits changed."""
+        options: dict[str, Any] = {
+            "on_connect": self.on_connect,
+            "on_disconnect": self.on_disconnect,
+            "on_close": self.on_close,
+            "max_buffered": self.max_buffered,
+            "drain_timeout": self.drain_timeout,
+        }
+        handler = changes.pop("handler", self.handler)
+        unknown = set(changes) - set(options)
+        if unknown:
+            raise TypeError(f"replace expected handler or {sorted(options)}, got {sorted(unknown)}")
+        options.update(changes)
+        return WebSocketApp(handler, **options)
+
     def __repr__(self) -> str:
         return f"<WebSocketApp {self._settings.name}>"
 

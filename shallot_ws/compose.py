@@ -1,0 +1,107 @@
+"""Composition: middlewares are plain functions ``handler -> handler``.
+
+A middleware may enrich the scope, transform the frames the handler receives (wrap the
+receiver in a ``MappedReceiver``) and transform the messages the handler yields. Two rules
+make a middleware correct by construction, and ``relay`` follows both:
+
+* start the inner handler with ``async with relay(...)`` (``aclosing``), so that when the
+  driver closes the outer generator (a yielded close, the client gone) the inner one is
+  closed at once, its ``finally`` blocks running in this task, not later in a finalizer;
+* let ``CancelledError`` through: the driver stops a handler that is not reading that way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, aclosing
+from typing import Any, TypeVar
+
+from .errors import InvalidHandler, WSDisconnect
+from .signatures import check_handler
+from .types import Frame, Scope
+
+__all__ = ["HandlerFunction", "MappedReceiver", "Middleware", "compose", "relay"]
+
+HandlerFunction = Callable[[Scope, Any], AsyncIterator[Any]]
+Middleware = Callable[[HandlerFunction], HandlerFunction]
+H = TypeVar("H")
+
+
+class MappedReceiver:
+    """A receiver whose frames pass through ``transform`` on their way to the handler.
+
+    It keeps the receiver's interface: ``async for``, ``await receive()`` (raising
+    ``WSDisconnect`` once the client has left), ``buffered`` and ``disconnected``. An
+    exception that ``transform`` raises reaches the handler where it reads.
+    """
+
+    __slots__ = ("_receiver", "_transform")
+
+    def __init__(self, receiver: Any, transform: Callable[[Frame], Any]) -> None:
+        self._receiver = receiver
+        self._transform = transform
+
+    async def __aiter__(self) -> AsyncGenerator[Any, None]:
+        transform = self._transform
+        async for frame in self._receiver:
+            yield transform(frame)
+
+    async def receive(self) -> Any:
+        """The next frame, transformed; raises ``WSDisconnect`` once the client has left."""
+        return self._transform(await self._receiver.receive())
+
+    @property
+    def buffered(self) -> int:
+        """How many frames have arrived that the handler has not taken yet."""
+        return int(self._receiver.buffered)
+
+    @property
+    def disconnected(self) -> WSDisconnect | None:
+        """The client's disconnect, or ``None`` while connected."""
+        result: WSDisconnect | None = self._receiver.disconnected
+        return result
+
+
+def relay(
+    handler: HandlerFunction, scope: Scope, receiver: Any
+) -> AbstractAsyncContextManager[AsyncIterator[Any]]:
+    """Start ``handler`` for a middleware; closing the context closes it, at once, here.
+
+    The building block of middlewares::
+
+        async with relay(handler, scope, frames) as messages:
+            async for message in messages:
+                yield transform(message)
+
+    When the driver closes the middleware's generator (a yielded close, the client gone), the
+    ``async with`` closes the inner handler in this task: its ``finally`` blocks run before
+    the middleware's own, never later in a finalizer.
+    """
+    return aclosing(handler(scope, receiver))  # type: ignore[type-var]
+
+
+def compose(*middlewares: Middleware) -> Callable[[H], H]:
+    """Apply ``middlewares`` to a handler, the first one outermost.
+
+    ``compose(a, b)(handler)`` is ``a(b(handler))``. A ``websocket`` app may be given instead
+    of a handler: the result is a new app with the same hooks and limits around the wrapped
+    handler.
+    """
+    for middleware in middlewares:
+        if not callable(middleware):
+            raise InvalidHandler(
+                f"compose expected middlewares (handler -> handler), got {middleware!r}"
+            )
+
+    def apply(target: H) -> H:
+        from .app import WebSocketApp  # the app module imports this one
+
+        if isinstance(target, WebSocketApp):
+            return target.replace(handler=apply(target.handler))  # type: ignore[return-value]
+        handler: Any = target
+        for middleware in reversed(middlewares):
+            handler = middleware(handler)
+            check_handler(handler)
+        return handler  # type: ignore[no-any-return]
+
+    return apply

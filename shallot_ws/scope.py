@@ -99,9 +99,7 @@ class MultiDict(Mapping[str, str]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, MultiDict):
-            return (
-                self._case_insensitive == other._case_insensitive and self._pairs == other._pairs
-            )
+            return self._case_insensitive == other._case_insensitive and self._pairs == other._pairs
         return NotImplemented
 
     def __hash__(self) -> int:

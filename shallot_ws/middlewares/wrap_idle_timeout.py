@@ -1,0 +1,197 @@
+"""wrap_idle_timeout: close a connection whose client has been silent for a while.
+
+Theory of operation. One timer (``loop.call_later``) per connection. Each frame the handler
+takes from the receiver notes the time (no timer work per frame); frames that arrive in the
+receiver's buffer while the handler does not read count too, when the timer looks. When the
+timer fires it re-arms itself for what is left of the idle time since the client was last
+heard; once the client has been silent for ``seconds``, the connection has *expired*:
+
+* if the handler is running (the middleware is waiting for its next message), the timer
+  cancels the connection's task, so the handler stops where it waits: reading the receiver,
+  sleeping, a queue, a feed. The middleware counts its cancellations; when the
+  ``CancelledError`` comes out of the handler and is the middleware's own, it consumes it
+  (``Task.uncancel`` on Python 3.11+) and yields ``ws_close(code, reason)``. A cancellation
+  that is not its own (the driver's drain timer, a server shutdown) propagates. A handler that
+  swallows the cancellation is cancelled again after each further ``seconds``;
+* if the driver has the control (sending the last message), nothing is cancelled: the
+  middleware yields the close as soon as it resumes.
+
+A stream that only yields counts as an idle client: the client is silent. The pure part is
+``IdleClock``: when the client was last heard, and how long is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from ..compose import HandlerFunction, MappedReceiver, Middleware, relay
+from ..errors import InvalidHandler
+from ..reporting import logger
+from ..types import Frame, Scope
+from ._base import close_message, middleware
+
+__all__ = ["IdleClock", "wrap_idle_timeout"]
+
+
+class IdleClock:
+    """When a connection's client was last heard from, and when it counts as idle.
+
+    ``heard(now)`` for each frame the handler takes; ``remaining(now, buffered)`` for the
+    seconds left before the client has been silent for ``seconds`` (0 or less: idle), where
+    ``buffered`` is how many frames wait unread in the receiver: if the handler took none
+    since the last look and more wait than then, the client was heard since (counted as
+    heard at this look). Pure: times are given, never read.
+    """
+
+    __slots__ = ("_looked_buffered", "_looked_taken", "last", "seconds", "taken")
+
+    def __init__(self, seconds: float, now: float) -> None:
+        self.seconds = seconds
+        self.last = now
+        self.taken = 0  # frames the handler took
+        self._looked_taken = 0  # ``taken`` and ``buffered`` at the last look
+        self._looked_buffered = 0
+
+    def heard(self, now: float) -> None:
+        """The handler took a frame at ``now``."""
+        self.taken += 1
+        self.last = now
+
+    def remaining(self, now: float, buffered: int = 0) -> float:
+        """Seconds left before the client counts as idle; ``<= 0`` once it does."""
+        if self.taken == self._looked_taken and buffered > self._looked_buffered:
+            self.last = max(self.last, now)  # arrived unread since the last look
+        self._looked_taken = self.taken
+        self._looked_buffered = buffered
+        return self.last + self.seconds - now
+
+
+class _Watch:
+    """The timer of one connection, and the cancellations it made of the connection's task."""
+
+    __slots__ = (
+        "_baseline",
+        "_cancels",
+        "_clock",
+        "_loop",
+        "_receiver",
+        "_task",
+        "_timer",
+        "done",
+        "expired",
+        "inside",
+    )
+
+    def __init__(self, seconds: float, receiver: Any) -> None:
+        self._loop = loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._receiver = receiver
+        self._clock = IdleClock(seconds, loop.time())
+        self._cancels = 0
+        self._baseline = 0
+        self.inside = False  # the middleware is waiting for the handler's next message
+        self.expired = False
+        self.done = False
+        self._timer: asyncio.TimerHandle | None = loop.call_later(seconds, self._fire)
+
+    def heard(self, frame: Frame) -> Frame:
+        self._clock.heard(self._loop.time())
+        return frame
+
+    def _fire(self) -> None:
+        self._timer = None
+        task = self._task
+        if self.done or task is None or task.done():
+            return
+        loop = self._loop
+        if not self.expired:
+            left = self._clock.remaining(loop.time(), self._buffered())
+            if left > 0:
+                self._timer = loop.call_later(left, self._fire)
+                return
+            self.expired = True
+        if self.inside:  # stop the handler where it waits; again later if it swallows that
+            if not self._cancels:
+                cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+                self._baseline = cancelling() if cancelling is not None else 0
+            self._cancels += 1
+            task.cancel()
+            self._timer = loop.call_later(self._clock.seconds, self._fire)
+
+    def _buffered(self) -> int:
+        try:
+            return int(self._receiver.buffered)
+        except Exception:  # a receiver without ``buffered``: only taken frames count
+            return 0
+
+    def consume(self) -> bool:
+        """Whether a ``CancelledError`` is this watch's own alone; if so it is consumed."""
+        cancels, self._cancels = self._cancels, 0
+        if not cancels:
+            return False
+        uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+
+        if uncancel is None:
+            return True  # Python 3.10 cannot tell a second canceller apart
+        remaining = 0
+        for _ in range(cancels):
+            remaining = uncancel()
+        return bool(remaining <= self._baseline)  # more: someone else cancelled too
+
+    def stop(self) -> None:
+        """The connection's generator is over: no timer, no cancellation left counted."""
+        self.done = True
+        self.inside = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.consume()  # cancellations the handler swallowed
+
+
+def wrap_idle_timeout(
+    seconds: float, code: int = 1001, reason: str = "idle timeout"
+) -> Middleware:
+    """The middleware that closes with ``code`` and ``reason`` a connection whose client has
+    sent nothing for ``seconds``, even while the handler is busy elsewhere.
+
+    The handler is cancelled where it waits (its ``finally`` blocks and ``async with`` exits
+    run), then ``ws_close(code, reason)`` is sent. ``code`` and ``reason`` are checked now.
+    """
+    if type(seconds) not in (int, float) or not 0 < seconds < math.inf:
+        raise InvalidHandler(
+            f"wrap_idle_timeout expected a positive number of seconds, got {seconds!r}"
+        )
+    close = close_message(code, reason, "wrap_idle_timeout")
+
+    def wrap(handler: HandlerFunction) -> HandlerFunction:
+        async def wrapped(scope: Scope, receiver: Any) -> AsyncGenerator[Any, None]:
+            watch = _Watch(float(seconds), receiver)
+            try:
+                async with relay(handler, scope, MappedReceiver(receiver, watch.heard)) as messages:
+                    watch.inside = True
+                    try:
+                        async for message in messages:
+                            watch.inside = False
+                            if watch.expired:
+                                break  # expired while the driver was sending: close now
+                            yield message
+                            if watch.expired:
+                                break
+                            watch.inside = True
+                    except asyncio.CancelledError:
+                        watch.inside = False
+                        if not watch.consume():
+                            raise
+                    finally:
+                        watch.inside = False
+            finally:
+                watch.stop()
+            if watch.expired:
+                logger.debug("wrap_idle_timeout closing with %d after %s s", code, seconds)
+                yield dict(close)
+
+        return wrapped
+
+    return middleware(wrap)

@@ -8,9 +8,10 @@ Where a token may come from, tried in this order (each only when enabled):
 * a cookie (``cookie=``): browsers send it by themselves, also for a page of another site,
   so use it only together with ``allow_origins``;
 * an offered subprotocol starting with a prefix (``subprotocol_prefix=``, e.g.
-  ``new WebSocket(url, ["chat.v1", "bearer." + token])``): never written to access logs;
-  pair it with ``select_subprotocol`` so that a real protocol is chosen (browsers fail a
-  handshake that offered protocols and got none back);
+  ``new WebSocket(url, ["chat.v1", "bearer." + token])``): never written to access logs,
+  and taken out of ``scope["subprotocols"]`` once read; pair it with ``select_subprotocol``
+  so that a real protocol is chosen (browsers fail a handshake that offered protocols and
+  got none back);
 * a query parameter (``query_param=``): the easiest from a browser, but URLs end up in
   access logs, proxy logs and browser history: use short-lived, single-use tokens there.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from .messages import ws_deny
@@ -159,6 +160,13 @@ class BearerAuth:
             logger.info("refused %s: no bearer token", path)
             return ws_deny(401, MISSING, {"www-authenticate": challenge(self.realm)})
         source, token = found
+        if source == "subprotocol":  # later code (a logger, a handler) never sees the token
+            prefix = self.subprotocol_prefix or ""
+            scope["subprotocols"] = [
+                name
+                for name in scope.get("subprotocols") or ()
+                if not (isinstance(name, str) and name.startswith(prefix))
+            ]
         identity = None
         if token:
             identity = self.verify(token)  # an exception refuses with 500 and is logged
@@ -190,7 +198,7 @@ class BearerAuth:
 
 
 def bearer_auth(
-    verify: Callable[[str], Awaitable[Any]] | Callable[[str], Any],
+    verify: Verify,
     *,
     scope_key: str = "user",
     header: str | None = "authorization",

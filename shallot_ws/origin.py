@@ -109,6 +109,8 @@ def origin_allowed(origin: str | None, patterns: Iterable[str | OriginPattern]) 
     A missing (``None``), malformed or ``null`` origin (sandboxed frames, ``file:`` pages)
     matches nothing. Patterns are strings as for ``allow_origins`` or parsed ``OriginPattern``.
     """
+    if isinstance(patterns, str):
+        raise TypeError(f"origin_allowed expected a list of patterns, got str {patterns!r}")
     if origin is None:
         return False
     parsed = parse_origin(origin.strip())

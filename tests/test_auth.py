@@ -182,6 +182,14 @@ async def test_a_subprotocol_token_with_select_subprotocol_choosing_the_real_pro
     async with connect(app_with(hook), subprotocols=["chat.v1", "bearer.t-ann"]) as ws:
         assert await ws.receive() == "hello ann"
     assert ws.accepted_subprotocol == "chat.v1"  # never the token
+    assert ws.scope["subprotocols"] == ["chat.v1"]  # the token is out of the scope
+
+
+async def test_a_subprotocol_token_is_taken_out_of_the_scope_even_when_refused():
+    guard = bearer_auth(verify, header=None, subprotocol_prefix="bearer.")
+    scope = {"headers": [], "subprotocols": ["bearer.forged", "chat", "bearer.other"]}
+    start, _ = await guard(scope)
+    assert start["status"] == 401 and scope["subprotocols"] == ["chat"]
 
 
 async def test_no_token_is_refused_with_401_and_a_challenge_without_error(caplog):

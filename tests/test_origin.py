@@ -58,6 +58,11 @@ def test_refused_origins(origin):
     assert not origin_allowed(origin, PATTERNS)
 
 
+def test_origin_allowed_refuses_a_single_string_of_patterns():
+    with pytest.raises(TypeError, match="^origin_allowed expected a list of patterns, got str 'https://a.example'$"):
+        origin_allowed("https://a.example", "https://a.example")
+
+
 def test_patterns_may_be_parsed_once():
     compiled = [parse_origin(p) for p in PATTERNS]
     assert compiled[1] == OriginPattern("https", "example.com", 443, wildcard=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,8 +83,9 @@ def route(
                      on_disconnect=on_disconnect, on_close=on_close, guards=guards)
     where = f"route {pattern!r}"
     compiled = compile_pattern(pattern)
-    hooks = _checked_hooks(where, guards, on_connect, on_disconnect, on_close)
-    return Route(compiled, _with_hooks(_as_app(where, target), *hooks), _check_name(name, where))
+    around = _hooks(where, guards, on_connect, on_disconnect, on_close)
+    app = _as_app(where, target)
+    return Route(compiled, around(app) if around else app, _check_name(name, where))
 
 
 def mount(
@@ -116,9 +117,9 @@ def mount(
         clash = sorted(set(leaf.params) & set(compiled.params))
         if clash:
             raise RouteError(f"{where}: parameter {clash[0]!r} is also in {leaf.source!r}")
-    hooks = _checked_hooks(where, guards, on_connect, on_disconnect, on_close)
-    if any(hooks):
-        sub = sub._map_apps(lambda app: _with_hooks(app, *hooks))
+    around = _hooks(where, guards, on_connect, on_disconnect, on_close)
+    if around is not None:
+        sub = sub._map_apps(around)
     return Mount(compiled, sub, _check_name(name, where))
 
 
@@ -126,24 +127,6 @@ def _check_name(name: object, where: str) -> str | None:
     if name is not None and (not isinstance(name, str) or not name or ":" in name):
         raise RouteError(f"{where}: expected a name as a non-empty str without ':', got {name!r}")
     return name
-
-
-def _checked_hooks(
-    where: str,
-    guards: Sequence[Hook],
-    on_connect: Hook | None,
-    on_disconnect: Hook | None,
-    on_close: Hook | None,
-) -> tuple[tuple[Hook, ...], Hook | None, Hook | None, Hook | None]:
-    roles: list[tuple[str, Hook | None]] = [("guard", guard) for guard in guards]
-    roles += [("on_connect", on_connect), ("on_disconnect", on_disconnect), ("on_close", on_close)]
-    try:
-        for role, hook in roles:
-            if hook is not None:
-                check_hook(hook, role)
-    except InvalidHandler as exc:
-        raise InvalidHandler(f"{where}: {exc}") from None
-    return tuple(guards), on_connect, on_disconnect, on_close
 
 
 def _as_app(where: str, target: Any) -> WebSocketApp:
@@ -157,23 +140,40 @@ def _as_app(where: str, target: Any) -> WebSocketApp:
     raise InvalidHandler(f"{where} expected {_TARGETS}, got {_describe(target)}")
 
 
-def _with_hooks(
-    app: WebSocketApp,
-    guards: tuple[Hook, ...],
+def _hooks(
+    where: str,
+    guards: Sequence[Hook],
     on_connect: Hook | None,
     on_disconnect: Hook | None,
     on_close: Hook | None,
-) -> WebSocketApp:
-    """``app`` with a route's hooks around its own: guards and on_connect first, closing last."""
-    changes: dict[str, Any] = {}
-    if guards or on_connect is not None:
-        checks = [*guards, *(hook for hook in (on_connect, app.on_connect) if hook is not None)]
-        changes["on_connect"] = guarded(*checks)
-    for role, outer in (("on_disconnect", on_disconnect), ("on_close", on_close)):
-        if outer is not None:
-            inner = getattr(app, role)
-            changes[role] = outer if inner is None else _in_turn(role, inner, outer)
-    return app.replace(**changes) if changes else app
+) -> Callable[[WebSocketApp], WebSocketApp] | None:
+    """Check an entry's hooks; the function that puts them around an app's own, if any."""
+    if callable(guards) or isinstance(guards, (str, bytes)):
+        got = callable_name(guards) if callable(guards) else repr(guards)
+        raise InvalidHandler(f"{where} expected guards as a list of hooks, got {got}")
+    roles: list[tuple[str, Hook | None]] = [("guard", guard) for guard in guards]
+    roles += [("on_connect", on_connect), ("on_disconnect", on_disconnect), ("on_close", on_close)]
+    try:
+        for role, hook in roles:
+            if hook is not None:
+                check_hook(hook, role)
+    except InvalidHandler as exc:
+        raise InvalidHandler(f"{where}: {exc}") from None
+    if not any(hook for _, hook in roles):
+        return None
+    checks = [*guards, *([on_connect] if on_connect is not None else [])]
+
+    def around(app: WebSocketApp) -> WebSocketApp:
+        changes: dict[str, Any] = {}
+        if checks:  # the entry's checks first, then the app's own on_connect, as one chain
+            changes["on_connect"] = guarded(*checks, *filter(None, [app.on_connect]))
+        for role, outer in (("on_disconnect", on_disconnect), ("on_close", on_close)):
+            if outer is not None:
+                inner = getattr(app, role)
+                changes[role] = outer if inner is None else _in_turn(role, inner, outer)
+        return app.replace(**changes)
+
+    return around
 
 
 def _in_turn(role: str, first: Hook, then: Hook) -> Hook:
@@ -247,7 +247,7 @@ class Router:
             else:
                 yield from entry.router._leaf_patterns()
 
-    def _map_apps(self, change: Any) -> Router:
+    def _map_apps(self, change: Callable[[WebSocketApp], WebSocketApp]) -> Router:
         """A copy whose every leaf app is ``change(app)`` (how a mount's hooks apply)."""
         return Router(
             Route(e.pattern, change(e.app), e.name)

@@ -493,6 +493,8 @@ def test_entries_are_routes_and_mounts():
          "route '/x': handler echo_one_arg must take (scope, receiver), its signature is (scope)"),
         (lambda: router([route("/x", echo, guards=[sync_guard])]), InvalidHandler,
          "route '/x': guard hook sync_guard must be an async function taking scope, got a plain (sync) function"),
+        (lambda: router([route("/x", echo, guards=sync_guard)]), InvalidHandler,
+         "route '/x' expected guards as a list of hooks, got sync_guard"),
         (lambda: router([("/x/{id}/{id:int}", echo)]), RouteError,
          "route '/x/{id}/{id:int}': parameter 'id' appears twice"),
         (lambda: router([("/x/{id:hex}", echo)]), RouteError,

@@ -2,7 +2,8 @@
 
 A client connects to ``/rooms/<room>`` and is told its id: ``{"room": "blue", "you": "c1"}``.
 Each ``{"text": "..."}`` it sends reaches every client in the same room, itself included, as
-``{"room": "blue", "text": "...", "from": "c1"}``. Frames that are not JSON close the
+``{"room": "blue", "text": "...", "from": "c1"}``. ``wrap_json`` parses the frames and
+encodes what the handler yields: a frame that is not JSON (or not text) closes the
 connection with 1007; JSON of another shape gets ``{"error": ...}`` back.
 
 Each client has a bounded queue of outgoing messages in an in-process registry, ``ROOMS``.
@@ -24,7 +25,8 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
-from shallot_ws import WSDisconnect, ws_close, ws_send
+from shallot_ws import WSDisconnect, compose, ws_close
+from shallot_ws.middlewares import wrap_json
 from shallot_ws.routing import route, router
 
 QUEUE_SIZE = 64  # messages waiting for one client before it counts as too slow
@@ -100,28 +102,24 @@ async def frames_and_messages(
 
 
 async def chat(scope: dict[str, Any], receiver: Any) -> AsyncGenerator[Any, None]:
+    """One client of a room; ``wrap_json`` parses its frames and encodes what it yields."""
     room = scope["path_params"]["room"]
     client, queue = ROOMS.join(room)
     try:
-        yield ws_send(json.dumps({"room": room, "you": client}))
+        yield {"room": room, "you": client}
         async with aclosing(frames_and_messages(receiver, queue)) as events:
             async for kind, item in events:
                 if kind == "message":
                     if item is TOO_SLOW:
                         yield ws_close(1013, "too slow: messages were dropped")
                         return
-                    yield ws_send(json.dumps(item))
+                    yield item
                     continue
-                try:
-                    value = json.loads(item)
-                except ValueError:
-                    yield ws_close(1007, "invalid JSON")
-                    return
-                text = value.get("text") if isinstance(value, dict) else None
+                text = item.get("text") if isinstance(item, dict) else None
                 if isinstance(text, str):
                     ROOMS.publish(room, {"room": room, "text": text, "from": client})
                 else:
-                    yield ws_send(json.dumps({"error": 'expected {"text": "..."}'}))
+                    yield {"error": 'expected {"text": "..."}'}
     finally:
         ROOMS.leave(room, client)
 
@@ -175,4 +173,4 @@ async def page(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
-app = router([route("/rooms/{room}", chat, name="room")], fallback=page)
+app = router([route("/rooms/{room}", compose(wrap_json)(chat), name="room")], fallback=page)

@@ -68,8 +68,17 @@ async def test_json_of_another_shape_gets_an_error_and_the_connection_stays():
         for frame in ('["text"]', '{"text": 5}', '"hello"'):
             await ws.send(frame)
             assert json.loads(await ws.receive()) == {"error": 'expected {"text": "..."}'}
-        await ws.send(b'{"text": "bytes are JSON too"}')
+        await ws.send(json.dumps({"text": "still here"}))
         assert json.loads(await ws.receive())["from"] == me
+
+
+async def test_a_binary_frame_closes_with_1007_since_wrap_json_reads_text():
+    async with connect(app, "/rooms/binary") as ws:
+        await joined(ws, "binary")
+        await ws.send(b'{"text": "hi"}')
+        assert await ws.wait_closed() == 1007
+        assert ws.close_reason == "expected a text frame"
+    assert "binary" not in ROOMS.members
 
 
 async def test_a_client_too_slow_for_its_queue_is_closed_with_1013(no_leaked_tasks):

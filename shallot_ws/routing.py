@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +70,7 @@ def route(
     on_connect: Hook | None = None,
     on_disconnect: Hook | None = None,
     on_close: Hook | None = None,
-    guards: Sequence[Hook] = (),
+    guards: Iterable[Hook] = (),
 ) -> Entry:
     """A table entry with a name for ``url_for``, and hooks and guards of its own.
 
@@ -96,7 +96,7 @@ def mount(
     on_connect: Hook | None = None,
     on_disconnect: Hook | None = None,
     on_close: Hook | None = None,
-    guards: Sequence[Hook] = (),
+    guards: Iterable[Hook] = (),
 ) -> Mount:
     """Mount the router ``sub`` under ``prefix`` (``"/api"``; ``""`` mounts at the root).
 
@@ -142,7 +142,7 @@ def _as_app(where: str, target: Any) -> WebSocketApp:
 
 def _hooks(
     where: str,
-    guards: Sequence[Hook],
+    guards: Iterable[Hook],
     on_connect: Hook | None,
     on_disconnect: Hook | None,
     on_close: Hook | None,
@@ -151,6 +151,7 @@ def _hooks(
     if callable(guards) or isinstance(guards, (str, bytes)):
         got = callable_name(guards) if callable(guards) else repr(guards)
         raise InvalidHandler(f"{where} expected guards as a list of hooks, got {got}")
+    guards = tuple(guards)  # an iterator would be used up by the checks
     roles: list[tuple[str, Hook | None]] = [("guard", guard) for guard in guards]
     roles += [("on_connect", on_connect), ("on_disconnect", on_disconnect), ("on_close", on_close)]
     try:

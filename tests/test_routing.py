@@ -414,6 +414,15 @@ async def test_guards_contribute_a_subprotocol_and_headers_to_the_targets_accept
     assert ws.accepted_subprotocol == "chat" and ws.accept_headers == [(b"x-app", b"1")]
 
 
+async def test_guards_may_be_any_iterable():
+    trail: list[str] = []
+    hook = recorder(trail)
+    app = router([route("/x", echo, guards=(hook(name) for name in ("a", "b")))])
+    async with connect(app, "/x"):
+        pass
+    assert trail == ["a", "b"]
+
+
 async def test_a_guard_that_raises_refuses_with_500_logged_once(caplog):
     ran: list[str] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .app import WebSocketApp, websocket
+from .auth import bearer_auth
 from .compose import MappedReceiver, compose, relay
 from .errors import (
     InvalidHandler,
@@ -13,22 +14,31 @@ from .errors import (
     SubprotocolError,
     WSDisconnect,
 )
+from .guards import guarded
 from .messages import ws_accept, ws_close, ws_deny, ws_send
+from .origin import allow_origins
 from .receiver import Receiver
+from .scope import MultiDict
+from .subprotocols import select_subprotocol
 
 __all__ = [
     "InvalidHandler",
     "InvalidMessage",
     "InvalidMessageType",
     "MappedReceiver",
+    "MultiDict",
     "ProtocolError",
     "Receiver",
     "ShallotWSError",
     "SubprotocolError",
     "WSDisconnect",
     "WebSocketApp",
+    "allow_origins",
+    "bearer_auth",
     "compose",
+    "guarded",
     "relay",
+    "select_subprotocol",
     "websocket",
     "ws_accept",
     "ws_close",

@@ -17,14 +17,19 @@ def test_public_names_are_pinned():
         "InvalidMessage",
         "InvalidMessageType",
         "MappedReceiver",
+        "MultiDict",
         "ProtocolError",
         "Receiver",
         "ShallotWSError",
         "SubprotocolError",
         "WSDisconnect",
         "WebSocketApp",
+        "allow_origins",
+        "bearer_auth",
         "compose",
+        "guarded",
         "relay",
+        "select_subprotocol",
         "websocket",
         "ws_accept",
         "ws_close",
@@ -74,7 +79,9 @@ def _imports(path: pathlib.Path) -> set[str]:
 
 
 def test_pure_modules_import_no_event_loop_library():
-    for name in ("types", "errors", "messages", "signatures", "asgi", "handshake", "reporting"):
+    pure = ("types", "errors", "messages", "signatures", "asgi", "handshake", "reporting",
+            "guards", "scope", "origin", "auth", "subprotocols", "patterns")
+    for name in pure:
         imported = _imports(PACKAGE / f"{name}.py")
         assert not imported & {"asyncio", "trio", "anyio", "uvloop"}, (name, imported)
 

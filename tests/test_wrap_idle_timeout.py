@@ -1,0 +1,389 @@
+"""wrap_idle_timeout: a silent client is closed, wherever the handler waits; other
+cancellations (the driver's drain, a server shutdown) are never swallowed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+
+import pytest
+
+from shallot_ws import InvalidHandler, InvalidMessage, compose, websocket, ws_send
+from shallot_ws.middlewares import IdleClock, wrap_idle_timeout, wrap_json
+from shallot_ws.testing import AppClosed, connect
+
+IDLE = 0.05
+
+# -- IdleClock, without an event loop ------------------------------------------------------
+
+
+def test_idle_clock_counts_from_the_last_frame_taken():
+    clock = IdleClock(1.0, now=10.0)
+    assert clock.remaining(10.25) == 0.75
+    clock.heard(10.5)
+    assert clock.remaining(11.0) == 0.5
+    assert clock.remaining(11.5) == 0.0  # idle from here
+    assert clock.taken == 1
+
+
+def test_frames_waiting_unread_count_as_the_client_heard():
+    clock = IdleClock(1.0, now=0.0)
+    assert clock.remaining(0.5, buffered=1) == 1.0  # arrived since the last look
+    assert clock.remaining(1.25, buffered=1) == 0.25  # nothing new since
+    assert clock.remaining(1.5, buffered=3) == 1.0
+    clock.heard(1.75)  # taken: the buffer shrinks, the take is what counts
+    assert clock.remaining(2.0, buffered=2) == 0.75
+    assert clock.remaining(2.5, buffered=3) == 1.0  # no take since the last look: new arrival
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "text"),
+    [
+        ((0,), InvalidHandler, "wrap_idle_timeout expected a positive number of seconds, got 0"),
+        (("5",), InvalidHandler, "wrap_idle_timeout expected a positive number of seconds, got '5'"),
+        (
+            (5, 1006),
+            InvalidMessage,
+            "wrap_idle_timeout expected a close code in 1000-1003, 1007-1014 or 3000-4999, got 1006",
+        ),
+        (
+            (5, 4000, "x" * 124),
+            InvalidMessage,
+            "wrap_idle_timeout expected a reason of at most 123 UTF-8 bytes, got 124",
+        ),
+    ],
+)
+def test_configuration_is_checked_at_once(args, error, text):
+    with pytest.raises(error) as info:
+        wrap_idle_timeout(*args)
+    assert str(info.value) == text
+
+
+# -- the middleware, through the in-memory client ------------------------------------------
+
+
+def hooks(trail: list[str]):
+    async def on_disconnect(scope):
+        trail.append("on_disconnect")
+
+    async def on_close(scope):
+        trail.append("on_close")
+
+    return {"on_disconnect": on_disconnect, "on_close": on_close}
+
+
+async def test_a_silent_client_is_closed_where_the_handler_reads(no_leaked_tasks):
+    trail: list[str] = []
+
+    @websocket(**hooks(trail))
+    @wrap_idle_timeout(IDLE)
+    async def echo(scope, receiver):
+        try:
+            async for message in receiver:
+                yield ws_send(message)
+        except asyncio.CancelledError:
+            trail.append("cancelled")
+            raise
+        finally:
+            trail.append("finally")
+
+    async with connect(echo) as ws:
+        await ws.send("hi")
+        assert await ws.receive() == "hi"
+        start = time.monotonic()
+        with pytest.raises(AppClosed) as info:
+            await ws.receive()
+        elapsed = time.monotonic() - start
+    assert (info.value.code, info.value.reason) == (1001, "idle timeout")
+    assert IDLE * 0.9 <= elapsed < IDLE + 0.2
+    assert trail == ["cancelled", "finally", "on_close"]
+    assert not ws._task.cancelled() and ws.app_exceptions == []
+    no_leaked_tasks()
+
+
+async def test_frames_keep_the_connection_open():
+    @websocket
+    @wrap_idle_timeout(IDLE)
+    async def echo(scope, receiver):
+        async for message in receiver:
+            yield ws_send(message)
+
+    async with connect(echo) as ws:
+        start = time.monotonic()
+        for index in range(8):  # 8 x 20 ms: over three times the idle time, never silent
+            await ws.send(str(index))
+            assert await ws.receive() == str(index)
+            await asyncio.sleep(IDLE * 0.4)
+        assert time.monotonic() - start > 3 * IDLE
+        assert await ws.wait_closed() == 1001
+
+
+async def test_a_stream_that_only_yields_has_a_silent_client(no_leaked_tasks):
+    trail: list[str] = []
+
+    @websocket(**hooks(trail))
+    @wrap_idle_timeout(IDLE, code=4000, reason="say something")
+    async def ticker(scope, receiver):
+        try:
+            while True:
+                yield ws_send("tick")
+                await asyncio.sleep(IDLE / 5)
+        finally:
+            trail.append("finally")
+
+    async with connect(ticker) as ws:
+        ticks = 0
+        with pytest.raises(AppClosed) as info:
+            while True:
+                assert await ws.receive() == "tick"
+                ticks += 1
+    assert (info.value.code, info.value.reason) == (4000, "say something")
+    assert 2 <= ticks <= 8
+    assert trail == ["finally", "on_close"]
+    no_leaked_tasks()
+
+
+@pytest.mark.parametrize("blocker", ["sleep", "event", "queue"])
+async def test_a_blocked_handler_is_cancelled_where_it_waits(blocker, no_leaked_tasks):
+    trail: list[str] = []
+
+    @websocket(**hooks(trail))
+    @wrap_idle_timeout(IDLE)
+    async def feed(scope, receiver):
+        try:
+            yield ws_send("ready")
+            if blocker == "sleep":
+                await asyncio.sleep(3600)
+            elif blocker == "event":
+                await asyncio.Event().wait()
+            else:
+                await asyncio.Queue().get()
+        except asyncio.CancelledError:
+            trail.append("cancelled")
+            raise
+        finally:
+            trail.append("finally")
+
+    async with connect(feed) as ws:
+        assert await ws.receive() == "ready"
+        assert await ws.wait_closed() == 1001
+    assert trail == ["cancelled", "finally", "on_close"]
+    no_leaked_tasks()
+
+
+async def test_frames_waiting_unread_count_as_activity():
+    @websocket
+    @wrap_idle_timeout(IDLE)
+    async def deaf(scope, receiver):
+        yield ws_send("ready")
+        await asyncio.sleep(3600)  # never reads: the frames wait in the buffer
+
+    async with connect(deaf) as ws:
+        assert await ws.receive() == "ready"
+        start = time.monotonic()
+        for index in range(6):  # 6 x 20 ms
+            await ws.send(str(index))
+            await asyncio.sleep(IDLE * 0.4)
+        assert ws.close_code is None
+        assert await ws.wait_closed() == 1001
+        assert time.monotonic() - start > 2 * IDLE
+
+
+async def test_a_handler_that_swallows_the_cancellation_is_cancelled_again(no_leaked_tasks):
+    swallowed: list[int] = []
+
+    @websocket
+    @wrap_idle_timeout(IDLE)
+    async def stubborn(scope, receiver):
+        yield ws_send("ready")
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            swallowed.append(1)  # bad manners: carries on
+        await asyncio.sleep(3600)
+
+    async with connect(stubborn) as ws:
+        assert await ws.receive() == "ready"
+        start = time.monotonic()
+        assert await ws.wait_closed() == 1001
+        assert time.monotonic() - start >= 1.8 * IDLE
+    assert swallowed == [1]
+    assert not ws._task.cancelled()
+    no_leaked_tasks()
+
+
+async def test_a_handler_that_swallows_it_and_yields_is_closed_at_that_yield():
+    @websocket
+    @wrap_idle_timeout(IDLE)
+    async def stubborn(scope, receiver):
+        with contextlib.suppress(asyncio.CancelledError):  # bad manners
+            await asyncio.sleep(3600)
+        yield ws_send("too late")
+
+    async with connect(stubborn) as ws:
+        assert await ws.wait_closed() == 1001
+    assert all(m.get("text") != "too late" for m in ws.sent)
+    assert not ws._task.cancelled()
+
+
+async def test_the_drain_cancellation_after_the_client_left_is_not_swallowed(no_leaked_tasks):
+    trail: list[str] = []
+
+    @websocket(drain_timeout=0.02, **hooks(trail))
+    @wrap_idle_timeout(10.0)
+    async def blocked(scope, receiver):
+        try:
+            yield ws_send("ready")
+            await asyncio.Event().wait()
+        finally:
+            trail.append("finally")
+
+    async with connect(blocked) as ws:
+        assert await ws.receive() == "ready"
+        await ws.close()
+    assert trail == ["finally", "on_disconnect", "on_close"]
+    assert [m["type"] for m in ws.sent] == ["websocket.accept", "websocket.send"]
+    no_leaked_tasks()
+
+
+def raw_connection(app):
+    """Run ``app`` as a server would, in a task: the events it gets and what it sends."""
+    events: asyncio.Queue[dict] = asyncio.Queue()
+    events.put_nowait({"type": "websocket.connect"})
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    task = asyncio.create_task(app({"type": "websocket", "path": "/"}, events.get, send))
+    return task, events, sent
+
+
+async def test_a_server_shutdown_is_not_swallowed(no_leaked_tasks):
+    trail: list[str] = []
+
+    @websocket(**hooks(trail))
+    @wrap_idle_timeout(10.0)
+    async def stream(scope, receiver):
+        while True:
+            yield ws_send("x")
+            await asyncio.sleep(0.01)
+
+    task, _, sent = raw_connection(stream)
+    await asyncio.sleep(0.03)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert trail == ["on_close"]
+    assert sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
+    no_leaked_tasks()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 has no Task.uncancel")
+async def test_a_server_cancel_at_the_same_time_as_the_timeout_is_not_swallowed():
+    @websocket
+    @wrap_idle_timeout(IDLE)
+    async def blocked(scope, receiver):
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            asyncio.current_task().cancel()  # the server shuts down in the same instant
+            raise
+        yield ws_send("never")
+
+    task, _, sent = raw_connection(blocked)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 has no Task.cancelling")
+async def test_the_timeout_leaves_no_cancellation_counted_on_the_task():
+    @websocket
+    @wrap_idle_timeout(IDLE)
+    async def echo(scope, receiver):
+        async for message in receiver:
+            yield ws_send(message)
+
+    @websocket
+    @wrap_idle_timeout(IDLE)
+    async def swallower(scope, receiver):
+        with contextlib.suppress(asyncio.CancelledError):  # bad manners
+            await asyncio.sleep(3600)
+        yield ws_send("too late")
+
+    for app in (echo, swallower):
+        task, _, sent = raw_connection(app)
+        await task
+        assert sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "idle timeout"}
+        assert task.cancelling() == 0
+
+
+async def test_a_slow_send_is_never_cancelled_the_close_follows_it():
+    """The timer fires while the driver awaits the server's send: nothing is cancelled,
+    the close goes as soon as the send is done."""
+    cancelled_sends: list[str] = []
+    trail: list[str] = []
+
+    @websocket
+    @wrap_idle_timeout(IDLE)
+    async def talker(scope, receiver):
+        try:
+            yield ws_send("slow")
+            trail.append("resumed")  # never: closed at the yield
+        finally:
+            trail.append("finally")
+
+    events: asyncio.Queue[dict] = asyncio.Queue()
+    events.put_nowait({"type": "websocket.connect"})
+    sent: list[dict] = []
+
+    async def send(message):
+        if message.get("text") == "slow":
+            try:
+                await asyncio.sleep(3 * IDLE)  # a client that reads slowly
+            except asyncio.CancelledError:
+                cancelled_sends.append("cancelled")
+                raise
+        sent.append(message)
+
+    await asyncio.wait_for(talker({"type": "websocket"}, events.get, send), 1)
+    assert cancelled_sends == []
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
+    assert sent[-1]["reason"] == "idle timeout"
+    assert trail == ["finally"]
+
+
+async def test_the_timer_dies_with_the_connection():
+    """A connection run in the test's own task: a timer left behind would cancel the test."""
+
+    @websocket
+    @wrap_idle_timeout(IDLE)
+    async def quick(scope, receiver):
+        yield ws_send("bye")
+
+    events: asyncio.Queue[dict] = asyncio.Queue()
+    events.put_nowait({"type": "websocket.connect"})
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    await quick({"type": "websocket"}, events.get, send)
+    assert sent[-1] == {"type": "websocket.close", "code": 1000, "reason": ""}
+    await asyncio.sleep(3 * IDLE)  # no CancelledError here
+
+
+async def test_under_wrap_json_the_cancellation_passes_through():
+    @websocket
+    @compose(wrap_idle_timeout(IDLE), wrap_json)
+    async def chat(scope, receiver):
+        async for value in receiver:
+            yield {"echo": value}
+
+    async with connect(chat) as ws:
+        await ws.send("[1]")
+        assert await ws.receive() == '{"echo": [1]}'
+        assert await ws.wait_closed() == 1001

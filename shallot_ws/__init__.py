@@ -10,6 +10,7 @@ from .errors import (
     InvalidMessage,
     InvalidMessageType,
     ProtocolError,
+    RouteError,
     ShallotWSError,
     SubprotocolError,
     WSDisconnect,
@@ -18,6 +19,7 @@ from .guards import guarded
 from .messages import ws_accept, ws_close, ws_deny, ws_send
 from .origin import allow_origins
 from .receiver import Receiver
+from .routing import Router, mount, route, router
 from .scope import MultiDict
 from .subprotocols import select_subprotocol
 
@@ -29,6 +31,8 @@ __all__ = [
     "MultiDict",
     "ProtocolError",
     "Receiver",
+    "RouteError",
+    "Router",
     "ShallotWSError",
     "SubprotocolError",
     "WSDisconnect",
@@ -37,7 +41,10 @@ __all__ = [
     "bearer_auth",
     "compose",
     "guarded",
+    "mount",
     "relay",
+    "route",
+    "router",
     "select_subprotocol",
     "websocket",
     "ws_accept",

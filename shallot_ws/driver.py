@@ -20,10 +20,10 @@ from typing import Any
 
 from .errors import ProtocolError, WSDisconnect
 from .handshake import handshake
+from .hooks import run_closing_hook
 from .messages import SEND_TYPE, check_outgoing
 from .receiver import Receiver
 from .reporting import logger, report
-from .signatures import callable_name
 from .types import Hook, Message, Receive, Scope, Send
 
 __all__ = ["Settings", "run_connection"]
@@ -93,25 +93,13 @@ async def run_connection(settings: Settings, scope: Scope, receive: Receive, sen
             outcome = DISCONNECTED
     finally:
         if outcome == DISCONNECTED and settings.on_disconnect is not None:
-            cancelled = await _run_hook(settings.on_disconnect, "on_disconnect", scope) or cancelled
+            cancelled = (
+                await run_closing_hook(settings.on_disconnect, "on_disconnect", scope) or cancelled
+            )
         if settings.on_close is not None:
-            cancelled = await _run_hook(settings.on_close, "on_close", scope) or cancelled
+            cancelled = await run_closing_hook(settings.on_close, "on_close", scope) or cancelled
     if cancelled is not None:
         raise cancelled
-
-
-async def _run_hook(hook: Hook, role: str, scope: Scope) -> BaseException | None:
-    """Run a closing hook; log what it raises. Returns a cancellation to re-raise later."""
-    try:
-        await hook(scope)
-    except asyncio.CancelledError as exc:
-        return exc
-    except Exception as exc:
-        report(scope, exc, "%s hook %s raised", role, callable_name(hook))
-    return None
-
-
-# -- the open connection ----------------------------------------------------------------
 
 
 class _Session:

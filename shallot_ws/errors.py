@@ -6,6 +6,7 @@
      ├── InvalidMessage          a message or builder argument has a wrong value
      │    └── InvalidMessageType a message or builder argument has a wrong type
      ├── SubprotocolError        an accept names a subprotocol the client did not offer
+     ├── RouteError              a routing table or url_for call is wrong (pattern, name, param)
      ├── ProtocolError           the ASGI server broke the contract (event or scope)
      └── TestingError            an in-memory test connection saw what the test did not expect
           ├── WSTimeout          the app did not answer within the test's timeout
@@ -13,9 +14,10 @@
           ├── HandshakeRefused   the app refused the handshake; carries the HTTP response
           └── ASGIViolation      the app broke the ASGI WebSocket protocol
 
-``InvalidHandler`` and ``InvalidMessageType`` are also ``TypeError``s, ``InvalidMessage`` and
-``SubprotocolError`` also ``ValueError``s, so callers may catch either family. The testing
-errors are ``AssertionError``s: a test that meets one unexpectedly fails, as it should.
+``InvalidHandler`` and ``InvalidMessageType`` are also ``TypeError``s; ``InvalidMessage``,
+``SubprotocolError`` and ``RouteError`` also ``ValueError``s, so callers may catch either
+family. The testing errors are ``AssertionError``s: a test that meets one unexpectedly
+fails, as it should.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "InvalidMessage",
     "InvalidMessageType",
     "ProtocolError",
+    "RouteError",
     "ASGIViolation",
     "AppClosed",
     "HandshakeRefused",
@@ -68,6 +71,10 @@ class InvalidMessageType(InvalidMessage, TypeError):
 
 class SubprotocolError(ShallotWSError, ValueError):
     """An accept names a subprotocol that the client did not offer."""
+
+
+class RouteError(ShallotWSError, ValueError):
+    """A routing table or ``url_for`` call is wrong: a bad pattern, name or parameter."""
 
 
 class ProtocolError(ShallotWSError, RuntimeError):

@@ -28,13 +28,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from .errors import ShallotWSError
+from .errors import RouteError
 
-__all__ = ["CONVERTERS", "Converter", "Pattern", "RouteError", "build_path", "compile_pattern"]
-
-
-class RouteError(ShallotWSError, ValueError):
-    """A routing table or ``url_for`` call is wrong: a bad pattern, name or parameter."""
+__all__ = ["CONVERTERS", "Converter", "Pattern", "build_path", "compile_pattern"]
 
 
 class Converter:

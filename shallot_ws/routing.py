@@ -17,7 +17,6 @@ path.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -25,13 +24,12 @@ from typing import Any
 
 from .app import WebSocketApp
 from .asgi import serve_lifespan, upgrade_required
-from .errors import InvalidHandler, ProtocolError
-from .guards import guarded
+from .errors import InvalidHandler, ProtocolError, RouteError
 from .handshake import decide
+from .hooks import hooks_around
 from .messages import ws_deny
-from .patterns import Pattern, RouteError, build_path, compile_pattern
-from .reporting import report
-from .signatures import _describe, callable_name, check_hook
+from .patterns import Pattern, build_path, compile_pattern
+from .signatures import describe
 from .types import ASGIApp, Hook, Receive, Scope, Send
 
 __all__ = ["Mount", "Route", "Router", "mount", "route", "router"]
@@ -79,11 +77,18 @@ def route(
     ``on_connect``; ``on_disconnect`` and ``on_close`` run after the app's own.
     """
     if isinstance(target, Router):
-        return mount(pattern, target, name=name, on_connect=on_connect,
-                     on_disconnect=on_disconnect, on_close=on_close, guards=guards)
+        return mount(
+            pattern,
+            target,
+            name=name,
+            on_connect=on_connect,
+            on_disconnect=on_disconnect,
+            on_close=on_close,
+            guards=guards,
+        )
     where = f"route {pattern!r}"
     compiled = compile_pattern(pattern)
-    around = _hooks(where, guards, on_connect, on_disconnect, on_close)
+    around = hooks_around(where, guards, on_connect, on_disconnect, on_close)
     app = _as_app(where, target)
     return Route(compiled, around(app) if around else app, _check_name(name, where))
 
@@ -107,7 +112,7 @@ def mount(
     where = f"mount {prefix!r}"
     compiled = compile_pattern(prefix, prefix=True, what="mount")
     if not isinstance(sub, Router):
-        raise InvalidHandler(f"{where} expected a router, got {_describe(sub)}")
+        raise InvalidHandler(f"{where} expected a router, got {describe(sub)}")
     if sub.fallback is not None:
         raise RouteError(
             f"{where}: a mounted router's fallback is never called "
@@ -117,7 +122,7 @@ def mount(
         clash = sorted(set(leaf.params) & set(compiled.params))
         if clash:
             raise RouteError(f"{where}: parameter {clash[0]!r} is also in {leaf.source!r}")
-    around = _hooks(where, guards, on_connect, on_disconnect, on_close)
+    around = hooks_around(where, guards, on_connect, on_disconnect, on_close)
     if around is not None:
         sub = sub._map_apps(around)
     return Mount(compiled, sub, _check_name(name, where))
@@ -137,63 +142,7 @@ def _as_app(where: str, target: Any) -> WebSocketApp:
             return WebSocketApp(target)
         except InvalidHandler as exc:
             raise InvalidHandler(f"{where}: {exc}") from None
-    raise InvalidHandler(f"{where} expected {_TARGETS}, got {_describe(target)}")
-
-
-def _hooks(
-    where: str,
-    guards: Iterable[Hook],
-    on_connect: Hook | None,
-    on_disconnect: Hook | None,
-    on_close: Hook | None,
-) -> Callable[[WebSocketApp], WebSocketApp] | None:
-    """Check an entry's hooks; the function that puts them around an app's own, if any."""
-    if callable(guards) or isinstance(guards, (str, bytes)):
-        got = callable_name(guards) if callable(guards) else repr(guards)
-        raise InvalidHandler(f"{where} expected guards as a list of hooks, got {got}")
-    guards = tuple(guards)  # an iterator would be used up by the checks
-    roles: list[tuple[str, Hook | None]] = [("guard", guard) for guard in guards]
-    roles += [("on_connect", on_connect), ("on_disconnect", on_disconnect), ("on_close", on_close)]
-    try:
-        for role, hook in roles:
-            if hook is not None:
-                check_hook(hook, role)
-    except InvalidHandler as exc:
-        raise InvalidHandler(f"{where}: {exc}") from None
-    if not any(hook for _, hook in roles):
-        return None
-    checks = [*guards, *([on_connect] if on_connect is not None else [])]
-
-    def around(app: WebSocketApp) -> WebSocketApp:
-        changes: dict[str, Any] = {}
-        if checks:  # the entry's checks first, then the app's own on_connect, as one chain
-            changes["on_connect"] = guarded(*checks, *filter(None, [app.on_connect]))
-        for role, outer in (("on_disconnect", on_disconnect), ("on_close", on_close)):
-            if outer is not None:
-                inner = getattr(app, role)
-                changes[role] = outer if inner is None else _in_turn(role, inner, outer)
-        return app.replace(**changes)
-
-    return around
-
-
-def _in_turn(role: str, first: Hook, then: Hook) -> Hook:
-    """One closing hook running ``first`` then ``then``; each one's error is logged alone."""
-
-    async def hook(scope: Scope) -> None:
-        cancelled: BaseException | None = None
-        for each in (first, then):
-            try:
-                await each(scope)
-            except asyncio.CancelledError as exc:  # the other still runs; re-raised after
-                cancelled = exc
-            except Exception as exc:
-                report(scope, exc, "%s hook %s raised", role, callable_name(each))
-        if cancelled is not None:
-            raise cancelled
-
-    hook.__qualname__ = f"{callable_name(first)}, then {callable_name(then)}"
-    return hook
+    raise InvalidHandler(f"{where} expected {_TARGETS}, got {describe(target)}")
 
 
 def _entry(item: object) -> Entry:

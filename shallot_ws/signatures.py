@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import InvalidHandler
 
-__all__ = ["callable_name", "check_handler", "check_hook"]
+__all__ = ["callable_name", "check_handler", "check_hook", "describe"]
 
 
 def callable_name(func: object) -> str:
@@ -18,7 +18,8 @@ def callable_name(func: object) -> str:
     return str(name) if name else repr(func)
 
 
-def _describe(func: object) -> str:
+def describe(func: object) -> str:
+    """What kind of thing ``func`` is, for error messages."""
     if inspect.isgeneratorfunction(func):
         return "a plain (sync) generator function"
     if inspect.isfunction(func) or inspect.ismethod(func):
@@ -50,7 +51,7 @@ def check_handler(handler: object) -> bool:
     if not is_generator and not inspect.iscoroutinefunction(handler):
         raise InvalidHandler(
             f"handler {callable_name(handler)} must be an async generator function "
-            f"(async def with yield) or a coroutine function, got {_describe(handler)}"
+            f"(async def with yield) or a coroutine function, got {describe(handler)}"
         )
     _check_arity(handler, 2, "scope, receiver", "handler")
     return is_generator
@@ -64,6 +65,6 @@ def check_hook(hook: object, role: str) -> None:
     if not is_async:
         raise InvalidHandler(
             f"{role} hook {callable_name(hook)} must be an async function taking scope, "
-            f"got {_describe(hook)}"
+            f"got {describe(hook)}"
         )
     _check_arity(hook, 1, "scope", f"{role} hook")

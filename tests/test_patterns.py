@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shallot_ws import RouteError
 from shallot_ws.errors import ShallotWSError
-from shallot_ws.patterns import CONVERTERS, RouteError, build_path, compile_pattern
+from shallot_ws.patterns import CONVERTERS, build_path, compile_pattern
 
 UID = "12345678-1234-5678-9abc-def012345678"
 

@@ -11,6 +11,7 @@ import pytest
 from shallot_ws import (
     InvalidHandler,
     ProtocolError,
+    RouteError,
     WebSocketApp,
     compose,
     websocket,
@@ -19,7 +20,6 @@ from shallot_ws import (
     ws_deny,
     ws_send,
 )
-from shallot_ws.patterns import RouteError
 from shallot_ws.routing import Mount, Route, Router, mount, route, router
 from shallot_ws.testing import HandshakeRefused, connect
 

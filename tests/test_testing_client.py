@@ -101,3 +101,18 @@ async def test_scope_carries_path_query_headers_and_subprotocols():
     assert seen["query_string"] == b"user=ann&user=bob"
     assert (b"origin", b"https://a.example") in seen["headers"]
     assert seen["subprotocols"] == ["chat"]
+
+
+async def test_the_path_is_decoded_and_raw_path_kept_as_sent():
+    seen = {}
+
+    @websocket
+    async def inspect(scope, receiver):
+        seen.update(scope)
+        yield ws_send("ok")
+
+    async with connect(inspect, "/rooms/a%20b?x=%20") as ws:
+        await ws.receive()
+    assert (seen["path"], seen["raw_path"], seen["query_string"]) == (
+        "/rooms/a b", b"/rooms/a%20b", b"x=%20"
+    )

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ..errors import AppClosed, ASGIViolation, HandshakeRefused, WSTimeout
 from ..handshake import DENIAL_EXTENSION
@@ -53,7 +53,7 @@ def connect(
         "server": ("testserver", 80),
         "client": client,
         "root_path": "",
-        "path": parts.path or "/",
+        "path": unquote(parts.path or "/"),  # servers decode it; raw_path stays as sent
         "raw_path": (parts.path or "/").encode("ascii", "replace"),
         "query_string": parts.query.encode("ascii", "replace"),
         "headers": [(b"host", b"testserver"), *encode_headers(headers, "connect")],

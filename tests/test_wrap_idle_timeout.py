@@ -13,8 +13,10 @@ import pytest
 from shallot_ws import InvalidHandler, InvalidMessage, compose, websocket, ws_send
 from shallot_ws.middlewares import IdleClock, wrap_idle_timeout, wrap_json
 from shallot_ws.testing import AppClosed, connect
+from tests.serving import server_fixture
 
 IDLE = 0.05
+serve = server_fixture()
 
 # -- IdleClock, without an event loop ------------------------------------------------------
 
@@ -387,3 +389,50 @@ async def test_under_wrap_json_the_cancellation_passes_through():
         await ws.send("[1]")
         assert await ws.receive() == '{"echo": [1]}'
         assert await ws.wait_closed() == 1001
+
+
+# -- over real servers: their receive() is what the timer cancels -------------------------
+
+
+@websocket
+@wrap_idle_timeout(0.3)
+async def served_echo(scope, receiver):
+    async for message in receiver:
+        yield ws_send(message)
+
+
+@websocket
+@wrap_idle_timeout(0.3, code=4008, reason="say something")
+async def served_ticker(scope, receiver):
+    while True:
+        yield ws_send("tick")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
+@pytest.mark.parametrize(
+    ("app", "code", "reason"),
+    [("served_echo", 1001, "idle timeout"), ("served_ticker", 4008, "say something")],
+)
+async def test_a_real_server_delivers_the_idle_close(serve, server, app, code, reason):
+    from websockets.asyncio.client import connect as ws_connect
+    from websockets.exceptions import ConnectionClosed
+
+    running = serve(f"tests.test_wrap_idle_timeout:{app}", server=server)
+    async with ws_connect(running.ws_url("/"), open_timeout=5) as ws:
+        if app == "served_echo":
+            for index in range(4):  # 4 x 0.15 s: twice the idle time, kept alive by frames
+                await ws.send(str(index))
+                assert await asyncio.wait_for(ws.recv(), 5) == str(index)
+                await asyncio.sleep(0.15)
+        start = time.monotonic()
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                await asyncio.wait_for(ws.recv(), 5)
+        elapsed = time.monotonic() - start
+    assert info.value.rcvd is not None
+    assert (info.value.rcvd.code, info.value.rcvd.reason) == (code, reason)
+    assert elapsed < 1.5
+    running.stop()  # uvicorn ends by its SIGTERM (-15), hypercorn with 0: either is fine here
+    assert "Traceback" not in running.log()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import sys
 import time
 
@@ -301,6 +302,29 @@ async def test_a_server_cancel_at_the_same_time_as_the_timeout_is_not_swallowed(
     assert sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 has no Task.uncancel")
+async def test_a_server_cancel_pending_when_the_timer_fires_is_not_swallowed(monkeypatch):
+    module = importlib.import_module("shallot_ws.middlewares.wrap_idle_timeout")
+    fire = module._Watch._fire
+
+    def server_cancels_first(watch):
+        watch._task.cancel()  # requested in the same loop iteration, not yet delivered
+        fire(watch)
+
+    monkeypatch.setattr(module._Watch, "_fire", server_cancels_first)
+
+    @websocket
+    @wrap_idle_timeout(IDLE)
+    async def blocked(scope, receiver):
+        await asyncio.Event().wait()
+        yield ws_send("never")
+
+    task, _, sent = raw_connection(blocked)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
+
+
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 has no Task.cancelling")
 async def test_the_timeout_leaves_no_cancellation_counted_on_the_task():
     @websocket
@@ -410,10 +434,13 @@ async def served_ticker(scope, receiver):
 
 
 @pytest.mark.server
-@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
 @pytest.mark.parametrize(
-    ("app", "code", "reason"),
-    [("served_echo", 1001, "idle timeout"), ("served_ticker", 4008, "say something")],
+    ("server", "app", "code", "reason"),
+    [
+        ("hypercorn", "served_echo", 1001, "idle timeout"),
+        ("uvicorn", "served_echo", 1001, "idle timeout"),
+        ("hypercorn", "served_ticker", 4008, "say something"),
+    ],
 )
 async def test_a_real_server_delivers_the_idle_close(serve, server, app, code, reason):
     from websockets.asyncio.client import connect as ws_connect

@@ -91,7 +91,10 @@ class _Watch:
         self._receiver = receiver
         self._clock = IdleClock(seconds, loop.time())
         self._cancels = 0
-        self._baseline = 0
+        # The task's count of cancellation requests now (Python 3.11+), as asyncio.timeout
+        # does: above it after our own are consumed, someone else wants the task cancelled.
+        cancelling = getattr(self._task, "cancelling", None)
+        self._baseline = cancelling() if cancelling is not None else 0
         self.inside = False  # the middleware is waiting for the handler's next message
         self.expired = False
         self.done = False
@@ -114,9 +117,6 @@ class _Watch:
                 return
             self.expired = True
         if self.inside:  # stop the handler where it waits; again later if it swallows that
-            if not self._cancels:
-                cancelling = getattr(task, "cancelling", None)  # Python 3.11+
-                self._baseline = cancelling() if cancelling is not None else 0
             self._cancels += 1
             task.cancel()
             self._timer = loop.call_later(self._clock.seconds, self._fire)

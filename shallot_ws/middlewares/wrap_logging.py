@@ -32,7 +32,6 @@ from ._base import middleware
 __all__ = ["ACCESS_LOGGER", "client_text", "close_code", "wrap_logging"]
 
 ACCESS_LOGGER = "shallot_ws.access"
-Logger = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 
 
 def client_text(client: Any) -> str:
@@ -84,10 +83,9 @@ class _Counter:
 def _configured(logger: Any, level: Any) -> Middleware:
     if logger is None:
         logger = logging.getLogger(ACCESS_LOGGER)
-    elif not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
-        raise InvalidHandler(
-            f"wrap_logging expected a logging.Logger or LoggerAdapter, got {type(logger).__name__}"
-        )
+    elif not isinstance(logger, logging.Logger):
+        # not a LoggerAdapter either: before Python 3.13 it replaces the fields in ``extra``
+        raise InvalidHandler(f"wrap_logging expected a logging.Logger, got {type(logger).__name__}")
     if type(level) is not int:
         raise InvalidHandler(f"wrap_logging expected an int level, got {level!r}")
     log = logger.log
@@ -157,7 +155,7 @@ def wrap_logging(handler: HandlerFunction, /) -> HandlerFunction: ...
 
 
 @overload
-def wrap_logging(logger: Logger | None = None, level: int = logging.INFO) -> Middleware: ...
+def wrap_logging(logger: logging.Logger | None = None, level: int = logging.INFO) -> Middleware: ...
 
 
 def wrap_logging(logger: Any = None, level: int = logging.INFO) -> Any:
@@ -167,6 +165,6 @@ def wrap_logging(logger: Any = None, level: int = logging.INFO) -> Any:
     ``wrap_logging(handler)``); ``wrap_logging(logger, level)`` returns one configured. The
     default logger is ``shallot_ws.access``, the default level ``INFO``.
     """
-    if callable(logger) and not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
+    if callable(logger) and not isinstance(logger, logging.Logger):
         return _configured(None, level)(logger)  # wrap_logging(handler)
     return _configured(logger, level)

@@ -17,6 +17,14 @@ from .errors import (
 )
 from .guards import guarded
 from .messages import ws_accept, ws_close, ws_deny, ws_send
+from .middlewares import (
+    wrap_errors,
+    wrap_idle_timeout,
+    wrap_json,
+    wrap_limits,
+    wrap_logging,
+    wrap_resource,
+)
 from .origin import allow_origins
 from .receiver import Receiver
 from .routing import Router, mount, route, router
@@ -47,6 +55,12 @@ __all__ = [
     "router",
     "select_subprotocol",
     "websocket",
+    "wrap_errors",
+    "wrap_idle_timeout",
+    "wrap_json",
+    "wrap_limits",
+    "wrap_logging",
+    "wrap_resource",
     "ws_accept",
     "ws_close",
     "ws_deny",

@@ -117,8 +117,8 @@ CONNECT: Message = {"type": "websocket.connect"}
 DISCONNECT: Message = {"type": "websocket.disconnect", "code": 1000}
 
 
-def websocket_scope() -> dict[str, Any]:
-    """A websocket scope as a server would build it for ``ws://127.0.0.1:8000/``."""
+def websocket_scope(path: str = "/") -> dict[str, Any]:
+    """A websocket scope as a server would build it for ``ws://127.0.0.1:8000<path>``."""
     return {
         "type": "websocket",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -127,8 +127,8 @@ def websocket_scope() -> dict[str, Any]:
         "server": ("127.0.0.1", 8000),
         "client": ("127.0.0.1", 50000),
         "root_path": "",
-        "path": "/",
-        "raw_path": b"/",
+        "path": path,
+        "raw_path": path.encode("ascii"),
         "query_string": b"",
         "headers": [(b"host", b"127.0.0.1:8000")],
         "subprotocols": [],

@@ -51,8 +51,8 @@ TARGETS = {SHALLOT2: 1.1, STARLETTE: 1.8}
 WARMUP_FRAMES = 2000
 
 
-async def echo_once(app: ASGIApp, frames: list[str]) -> float:
-    """Push ``frames`` through ``app`` on one connection; return the seconds it took."""
+async def echo_once(app: ASGIApp, frames: list[str], path: str = "/") -> float:
+    """Push ``frames`` through ``app`` on one connection at ``path``; return the seconds."""
     pending: deque[Message] = deque([CONNECT])
     pending.extend({"type": "websocket.receive", "text": frame} for frame in frames)
     pending.append(DISCONNECT)
@@ -74,7 +74,7 @@ async def echo_once(app: ASGIApp, frames: list[str]) -> float:
 
     gc.collect()
     start = time.perf_counter()
-    await app(websocket_scope(), receive, send)
+    await app(websocket_scope(path), receive, send)
     elapsed = time.perf_counter() - start
 
     assert not pending, f"{len(pending)} events left unread"

@@ -14,7 +14,7 @@ import pytest
 # is installed, so an installed shallot_ws still wins over the source tree.
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import echo_hypercorn, echo_inprocess, idle_memory
+from benchmarks import composed_inprocess, echo_hypercorn, echo_inprocess, idle_memory
 from benchmarks._peers import PEERS
 
 
@@ -27,6 +27,12 @@ def assert_every_peer(table: str) -> None:
 
 def test_echo_inprocess_runs():
     assert_every_peer(echo_inprocess.main(["--frames", "50", "--rounds", "1"]))
+
+
+def test_composed_inprocess_runs():
+    table = composed_inprocess.main(["--frames", "50", "--rounds", "1"])
+    for numerator, denominator, _ in composed_inprocess.RATIOS:
+        assert f"| {numerator} / {denominator} " in table, table
 
 
 def test_idle_memory_runs():

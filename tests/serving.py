@@ -1,17 +1,24 @@
-"""Run a real ASGI server (hypercorn) for the tests.
+"""Run a real ASGI server (hypercorn or uvicorn) for the tests.
 
-``Server`` starts ``hypercorn -w 0`` (one process: one PID to stop) for a ``module:app`` on
-127.0.0.1 and a free port, with the project root on ``PYTHONPATH``, and waits until the port
-accepts connections. The server's stdout and stderr go to a log file; a logging configuration
-(``--log-config``) sends every logger (``shallot_ws``, the examples', hypercorn's) to stderr,
+``Hypercorn`` starts ``hypercorn -w 0`` and ``Uvicorn`` starts ``uvicorn`` (one process each:
+one PID to stop) for a ``module:app`` on 127.0.0.1 and a free port, with the project root on
+``PYTHONPATH``, and wait until the port accepts connections. Both share ``Server``, which
+spawns the process, waits for it, stops it and keeps its log; a subclass only says how its
+server is invoked. The server's stdout and stderr go to a log file; a logging configuration
+(``--log-config``) sends every logger (``shallot_ws``, the examples', the server's) to stderr,
 each record on a line that starts with its ``time.time()`` stamp, so a test can time what the
 server did against what the client did. Apps report facts the client cannot see by appending
 lines to the file named in the ``SHALLOT_WS_TEST_REPORT`` environment variable (see
 ``tests.server_apps.report``).
 
 Use it as a context manager (``with running("examples.echo:echo", tmp_path) as server``) or
-through a fixture made by ``server_fixture()``. Every wait is bounded; the only address ever
-used is 127.0.0.1.
+through a fixture made by ``server_fixture()``; both take ``server="hypercorn"`` (the default)
+or ``server="uvicorn"``. Every wait is bounded; the only address ever used is 127.0.0.1.
+
+uvicorn runs with its defaults besides host, port, graceful timeout and logging: with the
+packages installed here that is ``--ws auto`` = websockets-sansio (websockets is installed),
+``--http auto`` = h11 (httptools is not), ``--loop auto`` = uvloop. Pass ``args=("--ws",
+"wsproto")`` and the like to choose another implementation.
 """
 
 from __future__ import annotations
@@ -34,9 +41,13 @@ import pytest
 __all__ = [
     "HOST",
     "REPORT_ENV",
+    "SERVERS",
+    "Hypercorn",
     "Server",
     "ServerError",
+    "Uvicorn",
     "free_port",
+    "make_server",
     "running",
     "server_fixture",
 ]
@@ -66,7 +77,8 @@ LOG_CONFIG: dict[str, Any] = {
     },
     "root": {"level": "INFO", "handlers": ["stderr"]},
     # hypercorn gives its error logger a handler of its own; drop it so that each of its
-    # records is written once, through the root handler, like everyone else's.
+    # records is written once, through the root handler, like everyone else's. (uvicorn's
+    # loggers get handlers only from its default configuration, which this one replaces.)
     "loggers": {"hypercorn.error": {"handlers": [], "propagate": True}},
 }
 
@@ -95,7 +107,14 @@ def _tail(text: str, limit: int = 6000) -> str:
 
 
 class Server:
-    """One hypercorn process serving ``app`` (``"module:attribute"``) on 127.0.0.1."""
+    """One server process serving ``app`` (``"module:attribute"``) on 127.0.0.1.
+
+    The process handling (spawn, wait until ready, log, stop) lives here; a subclass names
+    its server and builds its command line (``_command``).
+    """
+
+    name = "server"  # the server's name, in messages
+    sigterm_exit = 0  # its exit code after a graceful shutdown on SIGTERM
 
     def __init__(
         self,
@@ -104,7 +123,7 @@ class Server:
         *,
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
-        graceful_timeout: int = 1,  # whole seconds: hypercorn's CLI takes an int
+        graceful_timeout: int = 1,  # whole seconds: both CLIs take an int
     ) -> None:
         self.app = app
         self.workdir = Path(workdir)
@@ -153,21 +172,8 @@ class Server:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "hypercorn",
-            "--workers",
-            "0",  # serve in this process: no supervisor, one PID to signal
-            "--bind",
-            f"{HOST}:{self.port}",
-            "--graceful-timeout",
-            str(self.graceful_timeout),
-            "--log-config",
-            f"json:{self.log_config_path}",
-            *self.extra_args,
-            self.app,
-        ]
+        """The command line that serves ``self.app`` on ``HOST:self.port``."""
+        raise NotImplementedError
 
     def _spawn(self, port: int) -> None:
         self.port = port
@@ -196,14 +202,14 @@ class Server:
             code = self.process.poll()
             if code is not None:
                 raise ServerError(
-                    f"hypercorn {self.app} exited with {code} before accepting connections; "
+                    f"{self.name} {self.app} exited with {code} before accepting connections; "
                     f"its log:\n{_tail(self.log())}"
                 )
             if _accepts(self.port):
                 return
             time.sleep(0.05)
         raise ServerError(
-            f"hypercorn {self.app} did not accept connections on {HOST}:{self.port} "
+            f"{self.name} {self.app} did not accept connections on {HOST}:{self.port} "
             f"within {START_TIMEOUT} s; its log:\n{_tail(self.log())}"
         )
 
@@ -261,7 +267,7 @@ class Server:
     # -- stopping -------------------------------------------------------------------------
 
     def terminate(self) -> None:
-        """Send SIGTERM (hypercorn's graceful shutdown) and return at once."""
+        """Send SIGTERM (the server's graceful shutdown) and return at once."""
         if self.process is not None and self.process.poll() is None and not self.terminated:
             self.process.send_signal(signal.SIGTERM)
             self.terminated = True
@@ -275,7 +281,7 @@ class Server:
         while (code := self.process.poll()) is None:
             if time.monotonic() >= deadline:
                 raise ServerError(
-                    f"hypercorn {self.app} still running {timeout} s after SIGTERM; "
+                    f"{self.name} {self.app} still running {timeout} s after SIGTERM; "
                     f"its log:\n{_tail(self.log())}"
                 )
             await asyncio.sleep(POLL)
@@ -286,7 +292,8 @@ class Server:
 
         Returns the exit code (negative for a signal), or ``None`` if it was never started.
         A second SIGTERM is never sent: once hypercorn's event loop is closed, the default
-        action applies and the process dies of it (-15) instead of exiting with 0.
+        action applies and the process dies of it (-15) instead of exiting with 0 (and a
+        second signal makes uvicorn skip its graceful shutdown).
         """
         process = self.process
         if process is None:
@@ -307,34 +314,105 @@ class Server:
         self.stop()
 
     def __repr__(self) -> str:
-        return f"<Server {self.app} on {HOST}:{self.port}>"
+        return f"<{type(self).__name__} {self.app} on {HOST}:{self.port}>"
+
+
+class Hypercorn(Server):
+    """``hypercorn -w 0``: its asyncio worker unless ``args`` pick another ``--worker-class``.
+
+    On SIGTERM it exits with 0.
+    """
+
+    name = "hypercorn"
+    sigterm_exit = 0
+
+    def _command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--workers",
+            "0",  # serve in this process: no supervisor, one PID to signal
+            "--bind",
+            f"{HOST}:{self.port}",
+            "--graceful-timeout",
+            str(self.graceful_timeout),
+            "--log-config",
+            f"json:{self.log_config_path}",
+            *self.extra_args,
+            self.app,
+        ]
+
+
+class Uvicorn(Server):
+    """``uvicorn`` with one worker, which is served in this process (no supervisor).
+
+    On SIGTERM it shuts down gracefully, then raises the signal again on itself, so its exit
+    code is -15 (``signal.SIGTERM``), not 0.
+    """
+
+    name = "uvicorn"
+    sigterm_exit = -signal.SIGTERM
+
+    def _command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--timeout-graceful-shutdown",
+            str(self.graceful_timeout),
+            "--log-config",
+            str(self.log_config_path),  # uvicorn reads it as JSON by its .json suffix
+            *self.extra_args,
+            self.app,
+        ]
+
+
+SERVERS: dict[str, type[Server]] = {"hypercorn": Hypercorn, "uvicorn": Uvicorn}
+
+
+def make_server(app: str, workdir: Path, server: str = "hypercorn", **options: Any) -> Server:
+    """A ``Server`` of the kind named by ``server`` (a key of ``SERVERS``), not started."""
+    try:
+        kind = SERVERS[server]
+    except KeyError:
+        raise ValueError(f"server expected one of {sorted(SERVERS)}, got {server!r}") from None
+    return kind(app, workdir, **options)
 
 
 @contextlib.contextmanager
-def running(app: str, workdir: Path, **options: Any) -> Iterator[Server]:
-    """``with running("examples.echo:echo", tmp_path) as server:``; stopped on exit."""
-    server = Server(app, workdir, **options)
-    with server.start():
-        yield server
+def running(app: str, workdir: Path, server: str = "hypercorn", **options: Any) -> Iterator[Server]:
+    """``with running("examples.echo:echo", tmp_path) as server:``; stopped on exit.
+
+    ``server="uvicorn"`` serves it with uvicorn instead of hypercorn.
+    """
+    process = make_server(app, workdir, server, **options)
+    with process.start():
+        yield process
 
 
 def server_fixture(scope: str = "function") -> Any:
-    """Make a fixture that gives a function ``start(app, **options) -> Server``.
+    """Make a fixture that gives a function ``start(app, server="hypercorn", **options)``.
 
-    Servers started through it are stopped at the fixture's teardown, and their logs printed
-    (pytest shows them for failing tests). In a test module: ``serve = server_fixture()``.
+    ``start`` returns the started ``Server`` (``server="uvicorn"`` for uvicorn). Servers
+    started through it are stopped at the fixture's teardown, and their logs printed (pytest
+    shows them for failing tests). In a test module: ``serve = server_fixture()``.
     """
 
     @pytest.fixture(scope=scope)  # type: ignore[misc]
     def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
         servers: list[Server] = []
 
-        def start(app: str, **options: Any) -> Server:
+        def start(app: str, server: str = "hypercorn", **options: Any) -> Server:
             name = app.replace(":", "-").replace(".", "-")
-            workdir = tmp_path_factory.mktemp(f"server-{name}")
-            server = Server(app, workdir, **options)
-            servers.append(server)
-            return server.start()
+            workdir = tmp_path_factory.mktemp(f"{server}-{name}")
+            process = make_server(app, workdir, server, **options)
+            servers.append(process)
+            return process.start()
 
         try:
             yield start

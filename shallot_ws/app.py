@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, overload
 
@@ -13,10 +12,17 @@ from .receiver import Receiver
 from .signatures import callable_name, check_handler, check_hook
 from .types import Hook, Receive, Scope, Send
 
-__all__ = ["DEFAULT_DRAIN_TIMEOUT", "DEFAULT_MAX_BUFFERED", "WebSocketApp", "websocket"]
+__all__ = [
+    "DEFAULT_DRAIN_TIMEOUT",
+    "DEFAULT_MAX_BUFFERED",
+    "DEFAULT_STALL_TIMEOUT",
+    "WebSocketApp",
+    "websocket",
+]
 
 DEFAULT_MAX_BUFFERED = 16
 DEFAULT_DRAIN_TIMEOUT = 0.5
+DEFAULT_STALL_TIMEOUT = 5.0
 
 
 def _as_generator(
@@ -44,6 +50,7 @@ class WebSocketApp:
         on_close: Hook | None = None,
         max_buffered: int = DEFAULT_MAX_BUFFERED,
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+        stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
     ) -> None:
         is_generator = check_handler(handler)
         for role, hook in (
@@ -59,12 +66,20 @@ class WebSocketApp:
             raise InvalidHandler(
                 f"drain_timeout expected a non-negative number of seconds, got {drain_timeout!r}"
             )
+        if stall_timeout is not None and (
+            not isinstance(stall_timeout, (int, float)) or stall_timeout <= 0
+        ):
+            raise InvalidHandler(
+                f"stall_timeout expected a positive number of seconds or None, "
+                f"got {stall_timeout!r}"
+            )
         self.handler = handler
         self.on_connect = on_connect
         self.on_disconnect = on_disconnect
         self.on_close = on_close
         self.max_buffered = max_buffered
         self.drain_timeout = float(drain_timeout)
+        self.stall_timeout = stall_timeout
         self._settings = Settings(
             handler if is_generator else _as_generator(handler),
             callable_name(handler),
@@ -73,8 +88,13 @@ class WebSocketApp:
             on_close,
             max_buffered,
             self.drain_timeout,
+            stall_timeout,
         )
-        functools.update_wrapper(self, handler)
+        # The handler's name and doc, but no __wrapped__: frameworks that inspect an ASGI
+        # app's signature (Litestar) must see (scope, receive, send), not the handler's.
+        for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+            if hasattr(handler, attribute):
+                setattr(self, attribute, getattr(handler, attribute))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve an ASGI scope: ``websocket`` runs the handler, ``http`` gets 426."""
@@ -96,6 +116,7 @@ class WebSocketApp:
             "on_close": self.on_close,
             "max_buffered": self.max_buffered,
             "drain_timeout": self.drain_timeout,
+            "stall_timeout": self.stall_timeout,
         }
         handler = changes.pop("handler", self.handler)
         unknown = set(changes) - set(options)
@@ -122,6 +143,7 @@ def websocket(
     on_close: Hook | None = None,
     max_buffered: int = DEFAULT_MAX_BUFFERED,
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+    stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
 ) -> Callable[[Callable[..., Any]], WebSocketApp]: ...
 
 
@@ -134,12 +156,16 @@ def websocket(
     on_close: Hook | None = None,
     max_buffered: int = DEFAULT_MAX_BUFFERED,
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+    stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
 ) -> WebSocketApp | Callable[[Callable[..., Any]], WebSocketApp]:
     """Turn a handler ``(scope, receiver)`` into an ASGI app: ``@websocket``, ``@websocket()``
     or ``@websocket(on_connect=..., on_disconnect=..., on_close=...)``.
 
     ``max_buffered`` bounds the frames read ahead of the handler; ``drain_timeout`` is how long
-    a handler that is not reading may run on after the client left before it is cancelled.
+    a handler that is not reading may run on after the client left before it is cancelled;
+    after ``stall_timeout`` with the buffer full and no frame taken, frames that do not fit
+    are dropped (``receiver.dropped``) so that a handler that never reads still sees its
+    client leave (``None``: pure backpressure).
     """
 
     def decorate(function: Callable[..., Any]) -> WebSocketApp:
@@ -150,6 +176,7 @@ def websocket(
             on_close=on_close,
             max_buffered=max_buffered,
             drain_timeout=drain_timeout,
+            stall_timeout=stall_timeout,
         )
 
     if handler is None:

@@ -47,6 +47,7 @@ class Settings:
         "on_close",
         "on_connect",
         "on_disconnect",
+        "stall_timeout",
     )
 
     def __init__(
@@ -58,6 +59,7 @@ class Settings:
         on_close: Hook | None,
         max_buffered: int,
         drain_timeout: float,
+        stall_timeout: float | None,
     ) -> None:
         self.generator = generator
         self.name = name
@@ -66,6 +68,7 @@ class Settings:
         self.on_close = on_close
         self.max_buffered = max_buffered
         self.drain_timeout = drain_timeout
+        self.stall_timeout = stall_timeout
 
 
 async def run_connection(settings: Settings, scope: Scope, receive: Receive, send: Send) -> None:
@@ -120,7 +123,14 @@ class _Session:
         self._settings = settings
         self._scope = scope
         self._send = send
-        self._receiver = Receiver(receive, settings.max_buffered, loop, self._arm_drain)
+        self._receiver = Receiver(
+            receive,
+            settings.max_buffered,
+            loop,
+            self._arm_drain,
+            settings.stall_timeout,
+            settings.name,
+        )
         self._task = asyncio.current_task()
         self._drain: asyncio.TimerHandle | None = None
         self._cancels = 0

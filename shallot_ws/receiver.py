@@ -11,7 +11,11 @@ Theory of operation. Exactly one coroutine at a time awaits the server's ``recei
 * if the handler asks while the watcher is mid-read, it waits for that read, and the watcher
   then stops, so the handler reads inline again;
 * the watcher stops when the buffer holds ``limit`` frames: nobody reads, the server's queue
-  fills, and its flow control pushes back on the client. Memory stays bounded.
+  fills, and its flow control pushes back on the client. Memory stays bounded;
+* but a disconnect then waits behind the unread frames. If the buffer stays full for
+  ``stall_timeout`` with no frame taken, the handler is taken for one that does not read (a
+  stream): the watcher reads on and drops what does not fit (counted, logged once), so the
+  client's leaving is seen. The first frame the handler takes restores backpressure.
 
 When the client leaves, the buffered frames are still handed out, then iteration ends
 (``receive()`` raises ``WSDisconnect``). The driver is told through ``on_gone``, each time the
@@ -26,6 +30,7 @@ from types import AsyncGeneratorType
 from typing import cast
 
 from .errors import ProtocolError, WSDisconnect
+from .reporting import logger
 from .types import Frame, Message, Receive
 
 __all__ = ["Receiver"]
@@ -43,15 +48,22 @@ class Receiver:
         "_active",
         "_check_pending",
         "_disconnect",
+        "_dropped",
+        "_dropping",
         "_error",
         "_fast",
         "_frames",
         "_iterator",
         "_limit",
         "_loop",
+        "_name",
         "_on_gone",
         "_reading",
         "_receive",
+        "_stall",
+        "_stall_mark",
+        "_stall_timer",
+        "_taken_count",
         "_waiter",
         "_watcher",
     )
@@ -62,6 +74,8 @@ class Receiver:
         limit: int,
         loop: asyncio.AbstractEventLoop,
         on_gone: Callable[[], None],
+        stall_timeout: float | None = None,
+        name: str = "handler",
     ) -> None:
         self._receive = receive
         self._frames: list[Frame] = []  # at most ``limit``: pop(0) is cheap, and empty is small
@@ -77,6 +91,13 @@ class Receiver:
         self._disconnect: WSDisconnect | None = None
         self._error: Exception | None = None
         self._fast = True  # buffer empty, no watcher, client there, no error
+        self._stall = stall_timeout
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self._stall_mark = 0
+        self._taken_count = 0  # frames taken from the buffer
+        self._dropping = False
+        self._dropped = 0
+        self._name = name
 
     # -- the handler's side -------------------------------------------------------------
 
@@ -136,6 +157,11 @@ class Receiver:
     def buffered(self) -> int:
         """How many frames have arrived that the handler has not taken yet."""
         return len(self._frames)
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped because the buffer stayed full while the handler did not read."""
+        return self._dropped
 
     @property
     def disconnected(self) -> WSDisconnect | None:
@@ -201,6 +227,8 @@ class Receiver:
 
     def _taken(self) -> None:
         """The handler took a frame and goes elsewhere: see, soon, whether to watch for it."""
+        self._taken_count += 1
+        self._dropping = False  # it reads after all: backpressure again
         self._refresh()
         if self._disconnect is not None:
             self._on_gone()  # still reading after the client left: the driver re-arms its timer
@@ -239,8 +267,14 @@ class Receiver:
                 frame = self._absorb(await self._receive())
                 if frame is None:
                     break
+                if len(frames) >= self._limit:  # only while dropping: see the module's doc
+                    self._dropped += 1
+                    continue
                 frames.append(frame)
-                if self._waiter is not None or len(frames) >= self._limit:
+                if self._waiter is not None:
+                    break
+                if len(frames) >= self._limit and not self._dropping:
+                    self._arm_stall()
                     break
         except Exception as exc:  # a server that breaks the ASGI contract
             self._error = exc
@@ -252,6 +286,33 @@ class Receiver:
                 waiter.set_result(None)
         if self._disconnect is not None or self._error is not None:
             self._on_gone()
+
+    def _arm_stall(self) -> None:
+        if self._stall is not None and self._stall_timer is None:
+            self._stall_mark = self._taken_count
+            self._stall_timer = self._loop.call_later(self._stall, self._stalled)
+
+    def _stalled(self) -> None:
+        """The buffer has been full for ``stall_timeout``: read on, dropping what overflows."""
+        self._stall_timer = None
+        if self._taken_count != self._stall_mark:  # the handler read meanwhile
+            if len(self._frames) >= self._limit:
+                self._arm_stall()
+            return
+        if not self._active or self._watcher is not None or self._disconnect is not None:
+            return
+        if self._error is None:
+            if not self._dropped:
+                logger.warning(
+                    "handler %s took no frame for %s s with %d waiting: dropping frames that "
+                    "do not fit until it reads, so that its client leaving is noticed",
+                    self._name,
+                    self._stall,
+                    len(self._frames),
+                )
+            self._dropping = True
+            self._fast = False
+            self._watcher = self._loop.create_task(self._watch())
 
     # -- the driver's side ----------------------------------------------------------------
 
@@ -269,6 +330,9 @@ class Receiver:
     async def _stop(self) -> None:
         """The connection is over: stop watching, and wait until the watcher has finished."""
         self._active = False
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         watcher = self._watcher
         if watcher is not None:
             watcher.cancel()

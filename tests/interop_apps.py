@@ -136,6 +136,7 @@ litestar_app = Litestar(
 # -- a stream that never reads, for the servers' differences ---------------------------------
 
 DEAF_MAX_BUFFERED = 2  # frames the driver reads ahead of the handler
+DEAF_STALL_TIMEOUT = 0.3  # the buffer full this long, untouched: read on, dropping
 DEAF_INTERVAL = 0.05  # seconds between two messages
 
 
@@ -163,5 +164,8 @@ async def _deaf(scope, receiver):
 
 
 deaf_stream = websocket(
-    on_disconnect=_deaf_disconnect, on_close=_deaf_close, max_buffered=DEAF_MAX_BUFFERED
+    on_disconnect=_deaf_disconnect,
+    on_close=_deaf_close,
+    max_buffered=DEAF_MAX_BUFFERED,
+    stall_timeout=DEAF_STALL_TIMEOUT,
 )(_deaf)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from shallot_ws import ProtocolError, WebSocketApp, websocket, ws_send
@@ -25,7 +27,8 @@ def test_bare_called_and_configured_forms():
         assert isinstance(app, WebSocketApp)
         assert app.handler is handler
         assert app.__name__ == "handler" and app.__doc__ == "Greets, then echoes."
-        assert app.__wrapped__ is handler
+        assert not hasattr(app, "__wrapped__")  # its signature stays ASGI's, for frameworks
+        assert list(inspect.signature(app).parameters) == ["scope", "receive", "send"]
     assert configured.on_close is on_close and configured.on_connect is None
     assert (configured.max_buffered, configured.drain_timeout) == (4, 0.25)
     assert (bare.max_buffered, bare.drain_timeout) == (16, 0.5)

@@ -15,7 +15,6 @@ import urllib.request
 
 import pytest
 from litestar import Litestar, asgi
-from litestar.exceptions import ImproperlyConfiguredException
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -192,17 +191,6 @@ async def test_in_memory_denial_through_the_framework(framework, denial_response
         assert (refused.value.status, refused.value.body) == (403, b"")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ImproperlyConfiguredException,
-    reason=(
-        "shallot_ws bug: WebSocketApp copies the handler's metadata with "
-        "functools.update_wrapper, whose __wrapped__ makes inspect.signature(app) report the "
-        "handler's (scope, receiver) instead of the ASGI (scope, receive, send); Litestar's "
-        "@asgi builds its handler from that signature and refuses the app "
-        "(ImproperlyConfiguredException: 'receiver' does not have a type annotation)"
-    ),
-)
 async def test_litestar_asgi_takes_a_websocket_app_as_it_is():
     app = Litestar(route_handlers=[asgi("/ws/echo", copy_scope=True)(echo)], logging_config=None)
     async with connect_in_memory(app, "/ws/echo") as ws:

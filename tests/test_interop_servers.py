@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from examples import chatbot
 from tests import interop_apps
-from tests.serving import ServerError, server_fixture
+from tests.serving import server_fixture
 
 pytestmark = pytest.mark.server
 
@@ -200,31 +200,14 @@ async def test_on_connect_refusals_reach_the_client_as_http_responses(serve, ser
     assert " ERROR " not in refusing.log(), refusing.log()
 
 
-@pytest.mark.parametrize(
-    "server",
-    [
-        pytest.param(
-            "hypercorn",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=ServerError,  # the stream's finally never shows up in the report
-                reason=(
-                    "shallot_ws bug: once max_buffered frames wait unread, the driver stops "
-                    "reading, so it never sees the client's disconnect; hypercorn drops sends "
-                    "after the client left silently, so a stream that never reads runs on "
-                    "forever (DESIGN §2.5 promises it is stopped within the drain time)"
-                ),
-            ),
-        ),
-        "uvicorn",
-    ],
-)
+@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
 async def test_a_stream_with_a_full_read_ahead_buffer_stops_when_the_client_leaves(serve, server):
     # The client sends max_buffered frames that the stream never reads, so the driver's
-    # read-ahead is full and it stops reading (DESIGN §2.2): it cannot see the disconnect
-    # event queued behind them. Under uvicorn the stream's next send raises (ASGI 2.4:
-    # OSError after the client left), which the driver takes as the client leaving (code
-    # 1006, since it never read the client's close). hypercorn drops that send silently.
+    # read-ahead is full and it stops reading (DESIGN §2.2): the disconnect event waits
+    # behind them. After stall_timeout with no frame taken the driver reads on, dropping
+    # what does not fit, and sees the disconnect (hypercorn reports 1006 for any close).
+    # Under uvicorn the stream's next send may raise first (ASGI 2.4: OSError after the
+    # client left), which the driver also takes as the client leaving, with code 1006.
     live = serve("tests.interop_apps:deaf_stream", server)
     async with connect(live.ws_url("/?d"), open_timeout=TIMEOUT, close_timeout=1) as ws:
         for index in range(interop_apps.DEAF_MAX_BUFFERED):

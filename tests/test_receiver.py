@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from shallot_ws import websocket, ws_send
+import pytest
+
+from shallot_ws import InvalidHandler, websocket, ws_send
 from shallot_ws.testing import connect
 
 
@@ -65,3 +67,83 @@ async def test_frames_and_disconnect_arriving_while_elsewhere_are_all_delivered(
         await ws.send("y")
         await ws.close(1001)
     assert seen == ["<Receiver gone (1001), 2 buffered>", "x", "y"]
+
+
+async def test_a_stream_whose_buffer_stays_full_still_sees_its_client_leave(caplog):
+    stopped: list[str] = []
+    dropped: list[int] = []
+
+    @websocket(max_buffered=2, stall_timeout=0.05, drain_timeout=0.05)
+    async def deaf(scope, receiver):
+        try:
+            while True:
+                yield ws_send("tick")
+                await asyncio.sleep(0.01)
+        finally:
+            dropped.append(receiver.dropped)
+            stopped.append(repr(receiver))
+
+    async with connect(deaf, timeout=2, queue_size=2) as ws:
+        for index in range(6):  # 2 buffered, 2 in the server's queue, then pushed back
+            await ws.send(str(index))
+        await ws.receive()
+        await ws.close()
+    assert stopped == ["<Receiver gone (1000), 2 buffered>"]
+    assert dropped == [4]  # the frames that did not fit, dropped to reach the disconnect
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "took no frame for 0.05 s with 2 waiting" in warnings[0]
+
+
+async def test_a_handler_that_reads_before_the_stall_time_loses_nothing():
+    got: list[str] = []
+
+    @websocket(max_buffered=2, stall_timeout=0.5)
+    async def late(scope, receiver):
+        await asyncio.sleep(0.1)  # full buffer, pushed back client: but reads in time
+        async for message in receiver:
+            got.append(message)
+        yield ws_send(f"{len(got)} {receiver.dropped}")
+
+    frames = [str(index) for index in range(30)]
+    async with connect(late, queue_size=2) as ws:
+        for frame in frames:
+            await ws.send(frame)
+        await ws.close()
+    assert got == frames
+
+
+async def test_taking_a_frame_again_restores_backpressure():
+    got: list[str] = []
+    seen: list[int] = []
+    gate = asyncio.Event()
+
+    @websocket(max_buffered=2, stall_timeout=0.05)
+    async def pausing(scope, receiver):
+        await asyncio.sleep(0.15)  # stalls: frames 2..5 are dropped
+        seen.append(receiver.dropped)
+        got.append(await receiver.receive())  # reads again: no more drops
+        await gate.wait()
+        async for message in receiver:
+            got.append(message)
+        seen.append(receiver.dropped)
+        yield ws_send("done")
+
+    async with connect(pausing, queue_size=10) as ws:
+        for index in range(6):
+            await ws.send(str(index))
+        await asyncio.sleep(0.2)
+        for index in range(6, 10):  # the server's queue takes them: nobody waits
+            await ws.send(str(index))
+        gate.set()  # the handler reads before the buffer could stall again
+        await ws.close()
+    assert seen == [4, 4]
+    assert got == ["0", "1", "6", "7", "8", "9"]
+
+
+def test_stall_timeout_is_checked():
+    async def handler(scope, receiver):
+        yield ws_send("x")
+
+    with pytest.raises(InvalidHandler, match="^stall_timeout expected a positive number"):
+        websocket(stall_timeout=0)(handler)
+    assert websocket(stall_timeout=None)(handler).stall_timeout is None

@@ -1,0 +1,258 @@
+"""Reading the server's events for a handler: inline, through a watcher, bounded.
+
+Theory of operation. Exactly one coroutine at a time awaits the server's ``receive()``:
+
+* while the handler asks for a frame and the buffer is empty, the handler itself awaits
+  ``receive()`` inline (no task switch per frame: the fast path of every echo);
+* while the handler is elsewhere (yielding, sleeping, awaiting a feed), a *watcher* task
+  reads on its behalf into the buffer, so a disconnect is noticed at once. It is started by a
+  check that runs one loop iteration after the handler left the receiver, and only if the
+  handler has not come back by then;
+* if the handler asks while the watcher is mid-read, it waits for that read, and the watcher
+  then stops, so the handler reads inline again;
+* the watcher stops when the buffer holds ``limit`` frames: nobody reads, the server's queue
+  fills, and its flow control pushes back on the client. Memory stays bounded;
+* but a disconnect then waits behind the unread frames. If the buffer stays full for
+  ``stall_timeout`` with no frame taken, the handler is taken for one that does not read (a
+  stream): the watcher reads on and drops what does not fit (counted, logged once), so the
+  client's leaving is seen. The first frame the handler takes restores backpressure.
+
+When the client leaves, the buffered frames are still handed out, then iteration ends. The
+driver is told through ``on_gone``, each time the handler takes a frame after that too, so it
+can stop a handler that is not reading. ``Receiver`` (receiver.py) is the handler's side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from types import AsyncGeneratorType
+
+from .errors import ProtocolError, WSDisconnect
+from .reporting import logger
+from .types import Frame, Message, Receive
+
+__all__ = ["Inbound"]
+
+
+class Inbound:
+    """The reading machinery under a ``Receiver``: buffer, watcher, stall policy."""
+
+    __slots__ = (
+        "_active",
+        "_check_pending",
+        "_disconnect",
+        "_dropped",
+        "_dropping",
+        "_error",
+        "_fast",
+        "_frames",
+        "_iterator",
+        "_limit",
+        "_loop",
+        "_name",
+        "_on_gone",
+        "_reading",
+        "_receive",
+        "_stall",
+        "_stall_mark",
+        "_stall_timer",
+        "_taken_count",
+        "_waiter",
+        "_watcher",
+    )
+
+    def __init__(
+        self,
+        receive: Receive,
+        limit: int,
+        loop: asyncio.AbstractEventLoop,
+        on_gone: Callable[[], None],
+        stall_timeout: float | None = None,
+        name: str = "handler",
+    ) -> None:
+        self._receive = receive
+        self._frames: list[Frame] = []  # at most ``limit``: pop(0) is cheap, and empty is small
+        self._limit = limit
+        self._loop = loop
+        self._on_gone = on_gone
+        self._active = True
+        self._reading = False  # in ``receive()``'s inline read
+        self._iterator: AsyncGeneratorType[Frame, None] | None = None
+        self._check_pending = False
+        self._watcher: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._disconnect: WSDisconnect | None = None
+        self._error: Exception | None = None
+        self._fast = True  # buffer empty, no watcher, client there, no error
+        self._stall = stall_timeout
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self._stall_mark = 0
+        self._taken_count = 0  # frames taken from the buffer
+        self._dropping = False
+        self._dropped = 0
+        self._name = name
+
+    async def _pull(self) -> Frame | None:
+        """The buffer is empty and the client not known gone: get a frame, or ``None``."""
+        if self._error is not None:
+            raise self._error
+        if self._watcher is not None:
+            waiter = self._loop.create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+            if self._frames:
+                frame = self._frames.pop(0)
+                self._taken()
+                return frame
+            if self._error is not None:
+                raise self._error
+            return None
+        self._reading = True
+        try:
+            event = await self._receive()
+        finally:
+            self._reading = False
+        pulled = self._absorb(event)
+        if pulled is None:
+            self._on_gone()
+            return None
+        self._taken()
+        return pulled
+
+    def _absorb(self, event: Message) -> Frame | None:
+        """The frame an event carries, or ``None`` for the client's disconnect."""
+        kind = event["type"]
+        if kind == "websocket.receive":
+            text = event.get("text")
+            if text is not None:
+                return text  # type: ignore[no-any-return]
+            data = event.get("bytes")
+            if data is not None:
+                return data  # type: ignore[no-any-return]
+            raise ProtocolError(
+                "expected 'text' or 'bytes' in a 'websocket.receive' event, got neither"
+            )
+        if kind == "websocket.disconnect":
+            self._disconnect = WSDisconnect(event.get("code", 1005), event.get("reason") or "")
+            self._fast = False
+            return None
+        raise ProtocolError(
+            f"expected a 'websocket.receive' or 'websocket.disconnect' event, got {kind!r}"
+        )
+
+    def _taken(self) -> None:
+        """The handler took a frame and goes elsewhere: see, soon, whether to watch for it."""
+        self._taken_count += 1
+        self._dropping = False  # it reads after all: backpressure again
+        self._refresh()
+        if self._disconnect is not None:
+            self._on_gone()  # still reading after the client left: the driver re-arms its timer
+        elif not self._check_pending:
+            self._check_pending = True
+            self._loop.call_soon(self._check)
+
+    def _refresh(self) -> None:
+        """Recompute the fast-path flag after the state changed off the fast path."""
+        self._fast = (
+            not self._frames
+            and self._watcher is None
+            and self._disconnect is None
+            and self._error is None
+        )
+
+    def _check(self) -> None:
+        self._check_pending = False
+        iterator = self._iterator
+        if (
+            self._active
+            and not self._reading
+            and (iterator is None or iterator.ag_await is None)
+            and self._watcher is None
+            and self._disconnect is None
+            and self._error is None
+            and len(self._frames) < self._limit
+        ):
+            self._fast = False
+            self._watcher = self._loop.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        frames = self._frames
+        try:
+            while True:
+                frame = self._absorb(await self._receive())
+                if frame is None:
+                    break
+                if len(frames) >= self._limit:  # only while dropping: see the module's doc
+                    self._dropped += 1
+                    continue
+                frames.append(frame)
+                if self._waiter is not None:
+                    break
+                if len(frames) >= self._limit and not self._dropping:
+                    self._arm_stall()
+                    break
+        except Exception as exc:  # a server that breaks the ASGI contract
+            self._error = exc
+        finally:
+            self._watcher = None
+            self._refresh()
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        if self._disconnect is not None or self._error is not None:
+            self._on_gone()
+
+    def _arm_stall(self) -> None:
+        if self._stall is not None and self._stall_timer is None:
+            self._stall_mark = self._taken_count
+            self._stall_timer = self._loop.call_later(self._stall, self._stalled)
+
+    def _stalled(self) -> None:
+        """The buffer has been full for ``stall_timeout``: read on, dropping what overflows."""
+        self._stall_timer = None
+        if self._taken_count != self._stall_mark:  # the handler read meanwhile
+            if len(self._frames) >= self._limit:
+                self._arm_stall()
+            return
+        if not self._active or self._watcher is not None or self._disconnect is not None:
+            return
+        if self._error is None:
+            if not self._dropped:
+                logger.warning(
+                    "handler %s took no frame for %s s with %d waiting: dropping frames that "
+                    "do not fit until it reads, so that its client leaving is noticed",
+                    self._name,
+                    self._stall,
+                    len(self._frames),
+                )
+            self._dropping = True
+            self._fast = False
+            self._watcher = self._loop.create_task(self._watch())
+
+    # -- the driver's side ----------------------------------------------------------------
+
+    def _start(self) -> None:
+        """The handler is about to run: watch for it until it asks for a frame."""
+        self._check_pending = True
+        self._loop.call_soon(self._check)
+
+    def _lost(self, code: int) -> None:
+        """The server refused a send because the client is gone (ASGI 2.4 ``OSError``)."""
+        if self._disconnect is None:
+            self._disconnect = WSDisconnect(code)
+            self._fast = False
+
+    async def _stop(self) -> None:
+        """The connection is over: stop watching, and wait until the watcher has finished."""
+        self._active = False
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.wait((watcher,))

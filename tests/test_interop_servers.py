@@ -9,6 +9,7 @@ close code the app sees when the client leaves, a send after the client left, an
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import urllib.error
@@ -94,6 +95,40 @@ async def test_chatbot_greets_replies_and_says_goodbye(serve, server):
         closed = await closed_by_server(ws)
     assert closed.rcvd is not None, "the server dropped the connection without a close frame"
     assert (closed.rcvd.code, closed.rcvd.reason) == (1000, "")
+
+
+@both_servers
+async def test_auth_greets_a_valid_token_and_denies_others_with_401(serve, server):
+    live = serve("examples.auth:app", server)
+    bearer = {"Authorization": "Bearer bob-token"}
+    async with connect(live.ws_url("/"), additional_headers=bearer, open_timeout=TIMEOUT) as ws:
+        assert await recv(ws) == "Hello, bob!"
+    async with connect(live.ws_url("/?token=ann-token"), open_timeout=TIMEOUT) as ws:
+        assert await recv(ws) == "Hello, ann!"
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(live.ws_url("/?token=eve-token"), open_timeout=TIMEOUT):
+            pytest.fail("the server accepted an invalid token")
+    assert (info.value.response.status_code, info.value.response.body) == (401, b"invalid token")
+
+
+@both_servers
+async def test_rooms_share_json_messages_and_refuse_unknown_paths(serve, server):
+    live = serve("examples.rooms:app", server)
+    async with connect(live.ws_url("/rooms/blue"), open_timeout=TIMEOUT) as ann, connect(
+        live.ws_url("/rooms/blue"), open_timeout=TIMEOUT
+    ) as bob:
+        a = json.loads(await recv(ann))["you"]
+        json.loads(await recv(bob))
+        await ann.send(json.dumps({"text": "hi bob"}))
+        expected = {"room": "blue", "text": "hi bob", "from": a}
+        assert json.loads(await recv(bob)) == expected
+        assert json.loads(await recv(ann)) == expected
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(live.ws_url("/nowhere"), open_timeout=TIMEOUT):
+            pytest.fail("an unknown path was accepted")
+    assert info.value.response.status_code == 404
+    status, _, body = http_get(live.url("/"))
+    assert status == 200 and b"<html" in body.lower()
 
 
 @both_servers

@@ -24,6 +24,7 @@ __all__ = [
     "SEND_TYPE",
     "Headers",
     "check_close_code",
+    "close_message",
     "check_outgoing",
     "encode_headers",
     "is_valid_close_code",
@@ -73,17 +74,22 @@ def check_close_code(code: object, where: str = "ws_close") -> int:
     return code
 
 
-def ws_close(code: int = 1000, reason: str = "") -> WebSocketCloseEvent:
-    """Build a ``websocket.close`` message; ``reason`` is at most 123 bytes of UTF-8."""
-    check_close_code(code)
+def close_message(code: object, reason: object, where: str) -> WebSocketCloseEvent:
+    """A checked ``websocket.close`` message; errors name ``where`` (who asked for it)."""
+    checked = check_close_code(code, where)
     if not isinstance(reason, str):
-        raise InvalidMessageType(f"ws_close expected a str reason, got {_type_name(reason)}")
+        raise InvalidMessageType(f"{where} expected a str reason, got {_type_name(reason)}")
     size = len(reason.encode("utf-8"))
     if size > MAX_REASON_BYTES:
         raise InvalidMessage(
-            f"ws_close expected a reason of at most {MAX_REASON_BYTES} UTF-8 bytes, got {size}"
+            f"{where} expected a reason of at most {MAX_REASON_BYTES} UTF-8 bytes, got {size}"
         )
-    return {"type": "websocket.close", "code": code, "reason": reason}
+    return {"type": "websocket.close", "code": checked, "reason": reason}
+
+
+def ws_close(code: int = 1000, reason: str = "") -> WebSocketCloseEvent:
+    """Build a ``websocket.close`` message; ``reason`` is at most 123 bytes of UTF-8."""
+    return close_message(code, reason, "ws_close")
 
 
 def _to_bytes(value: object, where: str) -> bytes:

@@ -32,6 +32,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -425,3 +427,14 @@ def server_fixture(scope: str = "function") -> Any:
                     print("--- report:\n" + "\n".join(report))
 
     return serve
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and body of a GET."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            status, headers, body = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            status, headers, body = error.code, error.headers, error.read()
+    return status, {name.lower(): value for name, value in headers.items()}, body

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 from litestar import Litestar, asgi
@@ -22,7 +20,7 @@ from examples.echo import echo
 from shallot_ws.testing import AppClosed, HandshakeRefused
 from shallot_ws.testing import connect as connect_in_memory
 from tests import interop_apps
-from tests.serving import server_fixture
+from tests.serving import http_get, server_fixture
 
 FRAMEWORKS = ["starlette", "litestar"]
 SERVERS = ["hypercorn", "uvicorn"]
@@ -39,15 +37,6 @@ MOUNTED_AT = {
 }
 
 
-def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers (lower-case names) and body of a GET."""
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
-            status, headers, body = response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            status, headers, body = error.code, error.headers, error.read()
-    return status, {name.lower(): value for name, value in headers.items()}, body
 
 
 async def recv(ws) -> str | bytes:

@@ -12,8 +12,6 @@ import asyncio
 import json
 import re
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from websockets.asyncio.client import connect
@@ -21,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from examples import chatbot
 from tests import interop_apps
-from tests.serving import server_fixture
+from tests.serving import http_get, server_fixture
 
 pytestmark = pytest.mark.server
 
@@ -53,17 +51,6 @@ def report_lines(server, connection: str) -> list[tuple[float, str]]:
         if text.split()[-1] == connection or f" {connection} " in text:
             lines.append((float(stamp), text))
     return lines
-
-
-def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers (lower-case names) and body of a GET."""
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
-            status, headers, body = response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            status, headers, body = error.code, error.headers, error.read()
-    return status, {name.lower(): value for name, value in headers.items()}, body
 
 
 # -- the examples, behind each server --------------------------------------------------------

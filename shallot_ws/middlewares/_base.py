@@ -8,26 +8,10 @@ from typing import Any
 
 from ..app import WebSocketApp
 from ..compose import HandlerFunction, Middleware
-from ..errors import InvalidMessage, InvalidMessageType
-from ..messages import MAX_REASON_BYTES, check_close_code
 from ..signatures import check_handler
-from ..types import Scope, WebSocketCloseEvent
+from ..types import Scope
 
-__all__ = ["as_generator", "close_message", "middleware"]
-
-
-def close_message(code: object, reason: object, where: str) -> WebSocketCloseEvent:
-    """A ``websocket.close`` message, its code and reason checked as ``ws_close`` checks them;
-    errors name ``where`` (the middleware and parameter being configured)."""
-    checked = check_close_code(code, where)
-    if not isinstance(reason, str):
-        raise InvalidMessageType(f"{where} expected a str reason, got {type(reason).__name__}")
-    size = len(reason.encode("utf-8"))
-    if size > MAX_REASON_BYTES:
-        raise InvalidMessage(
-            f"{where} expected a reason of at most {MAX_REASON_BYTES} UTF-8 bytes, got {size}"
-        )
-    return {"type": "websocket.close", "code": checked, "reason": reason}
+__all__ = ["as_generator", "middleware"]
 
 
 def as_generator(handler: Any) -> HandlerFunction:

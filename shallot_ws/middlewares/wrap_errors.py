@@ -18,10 +18,11 @@ from typing import Any
 
 from ..compose import HandlerFunction, Middleware, relay
 from ..errors import InvalidHandler, InvalidMessageType, WSDisconnect
+from ..messages import close_message
 from ..reporting import logger
 from ..signatures import callable_name
 from ..types import Scope, WebSocketCloseEvent
-from ._base import close_message, middleware
+from ._base import middleware
 
 __all__ = ["ErrorMapping", "ErrorTable", "close_for", "error_closes", "wrap_errors"]
 

@@ -29,9 +29,10 @@ from typing import Any
 
 from ..compose import HandlerFunction, MappedReceiver, Middleware, relay
 from ..errors import InvalidHandler
+from ..messages import close_message
 from ..reporting import logger
 from ..types import Frame, Scope
-from ._base import close_message, middleware
+from ._base import middleware
 
 __all__ = ["IdleClock", "wrap_idle_timeout"]
 

@@ -23,7 +23,7 @@ from .handshake import handshake
 from .hooks import run_closing_hook
 from .messages import SEND_TYPE, check_outgoing
 from .receiver import Receiver
-from .reporting import logger, report
+from .reporting import logger, report, testing_box
 from .types import Hook, Message, Receive, Scope, Send
 
 __all__ = ["Settings", "run_connection"]
@@ -134,6 +134,9 @@ class _Session:
         self._task = asyncio.current_task()
         self._drain: asyncio.TimerHandle | None = None
         self._cancels = 0
+        box = testing_box(scope)
+        if box is not None:  # the in-memory test client checks the buffer's bound
+            box.setdefault("receivers", []).append(self._receiver)
 
     # The drain timer: armed when the client leaves, re-armed each time the handler takes a
     # buffered frame; when it fires, a handler still running is stopped where it waits.

@@ -1,0 +1,143 @@
+"""merge and every: one loop over the client and other sources, nothing left behind."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from shallot_ws import InvalidHandler, websocket, ws_close, ws_send
+from shallot_ws.merge import every, merge
+from shallot_ws.testing import AppClosed, connect
+
+
+class Feed:
+    """An async iterator fed by the test, recording whether it was closed."""
+
+    def __init__(self):
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.closed = False
+
+    def __aiter__(self):
+        return self._items()
+
+    async def _items(self):
+        try:
+            while True:
+                yield await self.queue.get()
+        finally:
+            self.closed = True
+
+
+async def test_frames_and_feed_items_come_tagged_and_the_merge_ends_with_the_client(
+    no_leaked_tasks,
+):
+    feed = Feed()
+    seen: list[tuple[str, object]] = []
+
+    @websocket
+    async def both(scope, receiver):
+        async with merge(receiver, feed=feed) as events:
+            async for source, item in events:
+                seen.append((source, item))
+                yield ws_send(f"{source}: {item}")
+        yield ws_send("never: the client is gone")
+
+    async with connect(both) as ws:
+        await ws.send("hello")
+        assert await ws.receive() == "client: hello"
+        feed.queue.put_nowait("news")
+        assert await ws.receive() == "feed: news"
+        await ws.send(b"\x01")
+        assert await ws.receive() == "client: b'\\x01'"
+        await ws.close()
+    assert seen == [("client", "hello"), ("feed", "news"), ("client", b"\x01")]
+    assert feed.closed
+    no_leaked_tasks()
+
+
+async def test_every_ticks_on_schedule_beside_the_client():
+    @websocket
+    async def ticker(scope, receiver):
+        async with merge(receiver, tick=every(0.01)) as events:
+            async for source, item in events:
+                if source == "tick" and item == 3:
+                    yield ws_close(4000, "three ticks")
+                yield ws_send(f"{source} {item}")
+
+    async with connect(ticker) as ws:
+        assert [await ws.receive() for _ in range(3)] == ["tick 0", "tick 1", "tick 2"]
+        with pytest.raises(AppClosed) as info:
+            await ws.receive()
+    assert info.value.code == 4000
+
+
+async def test_a_yielded_close_inside_the_merge_stops_every_source_at_once(no_leaked_tasks):
+    feed = Feed()
+
+    @websocket
+    async def quits(scope, receiver):
+        async with merge(receiver, feed=feed) as events:
+            async for _source, _item in events:
+                yield ws_close(4001, "bye")
+
+    async with connect(quits) as ws:
+        feed.queue.put_nowait("x")
+        with pytest.raises(AppClosed):
+            await ws.receive()
+        assert feed.closed  # closed before the client even left
+    no_leaked_tasks()
+
+
+async def test_a_source_that_raises_ends_the_merge_with_its_error_after_clean_up():
+    feed = Feed()
+
+    async def broken():
+        yield "one"
+        raise LookupError("feed lost")
+
+    @websocket
+    async def handler(scope, receiver):
+        async with merge(receiver, bad=broken(), feed=feed) as events:
+            async for source, item in events:
+                yield ws_send(f"{source} {item}")
+
+    async with connect(handler, raise_app_exceptions=False) as ws:
+        assert await ws.receive() == "bad one"
+        with pytest.raises(AppClosed) as info:
+            await ws.receive()
+    assert info.value.code == 1011
+    assert [type(e) for e in ws.app_exceptions] == [LookupError]
+    assert feed.closed
+
+
+async def test_a_source_that_ends_drops_out_and_the_rest_go_on():
+    async def two():
+        yield 1
+        yield 2
+
+    @websocket
+    async def handler(scope, receiver):
+        async with merge(receiver, nums=two()) as events:
+            async for source, item in events:
+                yield ws_send(f"{source} {item}")
+
+    async with connect(handler) as ws:
+        assert [await ws.receive(), await ws.receive()] == ["nums 1", "nums 2"]
+        await ws.send("still here")
+        assert await ws.receive() == "client still here"
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(InvalidHandler, match="^merge expected source names other than 'client'"):
+        merge([], client=Feed())
+    with pytest.raises(InvalidHandler, match="^merge expected async iterables as sources, "
+                       "got list for 'feed'$"):
+        merge(Feed(), feed=[1])
+    with pytest.raises(InvalidHandler, match="^merge expected a positive int buffer, got 0$"):
+        merge(Feed(), buffer=0)
+    with pytest.raises(InvalidHandler, match="^every expected a non-negative number for "
+                       "seconds, got -1$"):
+        every(-1)
+    with pytest.raises(InvalidHandler, match="^every expected a positive number for seconds"):
+        every(0)

@@ -10,9 +10,10 @@
                 yield ws_send(item)
 
 Items come as they arrive, each with the name of its source ("client" for the receiver).
-The merge ends when the receiver ends (the client left, or its iteration ended otherwise),
-and then stops every other source: its pending read is cancelled, its task awaited, and the
-source closed (``aclose``) if it can be. A source that ends on its own simply drops out; one
+The merge lasts while all its sources last: it ends when the receiver ends (the client left)
+or when any other source ends (a subscription that overflowed, a finite feed), and
+``events.ended`` then names that source. It then stops every other source: its pending read
+is cancelled, its task awaited, and the source closed (``aclose``) if it can be. A source
 that raises ends the merge with that exception, after the same clean-up. Leaving the
 ``async with`` block early (a ``break``, a yielded close, the driver closing the handler,
 a cancellation) cleans up the same way, in the same task: nothing outlives the connection.
@@ -52,6 +53,7 @@ class Merge:
         self._tasks: list[asyncio.Task[None]] = []
         self._iterators: list[AsyncIterator[Any]] = []
         self._done = False
+        self.ended: str | None = None  # the source whose end ended the merge
 
     async def __aenter__(self) -> Merge:
         self._start()
@@ -75,9 +77,8 @@ class Merge:
             if kind is None:
                 return name, item
             if kind is _END:
-                if name == CLIENT:  # the client left: the merge is over
-                    break
-                continue
+                self.ended = name
+                break
             await self.aclose()  # a source raised: stop the others, then raise it
             raise item
         await self.aclose()

@@ -34,6 +34,7 @@ async def test_frames_and_feed_items_come_tagged_and_the_merge_ends_with_the_cli
 ):
     feed = Feed()
     seen: list[tuple[str, object]] = []
+    ended: list[str | None] = []
 
     @websocket
     async def both(scope, receiver):
@@ -41,6 +42,7 @@ async def test_frames_and_feed_items_come_tagged_and_the_merge_ends_with_the_cli
             async for source, item in events:
                 seen.append((source, item))
                 yield ws_send(f"{source}: {item}")
+        ended.append(events.ended)
         yield ws_send("never: the client is gone")
 
     async with connect(both) as ws:
@@ -52,7 +54,7 @@ async def test_frames_and_feed_items_come_tagged_and_the_merge_ends_with_the_cli
         assert await ws.receive() == "client: b'\\x01'"
         await ws.close()
     assert seen == [("client", "hello"), ("feed", "news"), ("client", b"\x01")]
-    assert feed.closed
+    assert feed.closed and ended == ["client"]
     no_leaked_tasks()
 
 
@@ -111,7 +113,7 @@ async def test_a_source_that_raises_ends_the_merge_with_its_error_after_clean_up
     assert feed.closed
 
 
-async def test_a_source_that_ends_drops_out_and_the_rest_go_on():
+async def test_a_source_that_ends_ends_the_merge_and_says_which():
     async def two():
         yield 1
         yield 2
@@ -121,11 +123,11 @@ async def test_a_source_that_ends_drops_out_and_the_rest_go_on():
         async with merge(receiver, nums=two()) as events:
             async for source, item in events:
                 yield ws_send(f"{source} {item}")
+        yield ws_send(f"ended by {events.ended}")
 
     async with connect(handler) as ws:
-        assert [await ws.receive(), await ws.receive()] == ["nums 1", "nums 2"]
-        await ws.send("still here")
-        assert await ws.receive() == "client still here"
+        assert [await ws.receive() for _ in range(3)] == ["nums 1", "nums 2", "ended by nums"]
+        assert await ws.wait_closed() == 1000
 
 
 def test_bad_arguments_are_named():

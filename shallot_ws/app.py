@@ -163,9 +163,9 @@ def websocket(
 
     ``max_buffered`` bounds the frames read ahead of the handler; ``drain_timeout`` is how long
     a handler that is not reading may run on after the client left before it is cancelled;
-    after ``stall_timeout`` with the buffer full and no frame taken, frames that do not fit
-    are dropped (``receiver.dropped``) so that a handler that never reads still sees its
-    client leave (``None``: pure backpressure).
+    after ``stall_timeout`` with the buffer full, a handler that has never asked for a frame
+    has the frames that do not fit dropped (``receiver.dropped``), so that a stream still
+    sees its client leave (``None``: pure backpressure).
     """
 
     def decorate(function: Callable[..., Any]) -> WebSocketApp:

@@ -13,9 +13,10 @@ Theory of operation. Exactly one coroutine at a time awaits the server's ``recei
 * the watcher stops when the buffer holds ``limit`` frames: nobody reads, the server's queue
   fills, and its flow control pushes back on the client. Memory stays bounded;
 * but a disconnect then waits behind the unread frames. If the buffer stays full for
-  ``stall_timeout`` with no frame taken, the handler is taken for one that does not read (a
-  stream): the watcher reads on and drops what does not fit (counted, logged once), so the
-  client's leaving is seen. The first frame the handler takes restores backpressure.
+  ``stall_timeout`` and the handler has never asked for a frame (a stream that only yields),
+  the watcher reads on and drops what does not fit (counted, logged once), so the client's
+  leaving is seen; once the handler asks for a frame, backpressure is back for good. A
+  handler that has asked, however slowly it reads, never loses a frame.
 
 When the client leaves, the buffered frames are still handed out, then iteration ends. The
 driver is told through ``on_gone``, each time the handler takes a frame after that too, so it
@@ -40,6 +41,7 @@ class Inbound:
 
     __slots__ = (
         "_active",
+        "_asked",
         "_check_pending",
         "_disconnect",
         "_dropped",
@@ -91,6 +93,7 @@ class Inbound:
         self._taken_count = 0  # frames taken from the buffer
         self._dropping = False
         self._dropped = 0
+        self._asked = False  # whether the handler ever asked for a frame
         self._name = name
 
     async def _pull(self) -> Frame | None:
@@ -207,13 +210,15 @@ class Inbound:
             self._on_gone()
 
     def _arm_stall(self) -> None:
-        if self._stall is not None and self._stall_timer is None:
+        if self._stall is not None and self._stall_timer is None and not self._asked:
             self._stall_mark = self._taken_count
             self._stall_timer = self._loop.call_later(self._stall, self._stalled)
 
     def _stalled(self) -> None:
         """The buffer has been full for ``stall_timeout``: read on, dropping what overflows."""
         self._stall_timer = None
+        if self._asked:  # a reader, however slow: it keeps backpressure, loses nothing
+            return
         if self._taken_count != self._stall_mark:  # the handler read meanwhile
             if len(self._frames) >= self._limit:
                 self._arm_stall()
@@ -245,6 +250,7 @@ class Inbound:
         if self._disconnect is None:
             self._disconnect = WSDisconnect(code)
             self._fast = False
+            self._on_gone()  # the same path as a disconnect: the drain time applies
 
     async def _stop(self) -> None:
         """The connection is over: stop watching, and wait until the watcher has finished."""

@@ -64,14 +64,15 @@ def is_valid_close_code(code: int) -> bool:
 
 
 def check_close_code(code: object, where: str = "ws_close") -> int:
-    """Return ``code`` if an application may send it in a close frame, else raise."""
-    if type(code) is not int:
+    """Return ``code`` (an ``int``, or an ``IntEnum`` such as a library's ``CloseCode``) as a
+    plain ``int`` if an application may send it in a close frame, else raise."""
+    if not isinstance(code, int) or isinstance(code, bool):
         raise InvalidMessageType(f"{where} expected an int close code, got {_type_name(code)}")
     if not is_valid_close_code(code):
         raise InvalidMessage(
             f"{where} expected a close code in 1000-1003, 1007-1014 or 3000-4999, got {code}"
         )
-    return code
+    return int(code)
 
 
 def close_message(code: object, reason: object, where: str) -> WebSocketCloseEvent:
@@ -195,20 +196,19 @@ def check_outgoing(message: object, source: str) -> Any:
         )
     kind = message.get("type")
     if kind == "websocket.send":
-        text = message.get("text")
-        if text is not None:
-            if isinstance(text, str):
-                return message
-        else:
-            data = message.get("bytes")
-            if isinstance(data, bytes):
-                return message
+        text, data = message.get("text"), message.get("bytes")
+        if (isinstance(text, str) and data is None) or (isinstance(data, bytes) and text is None):
+            return message
         raise InvalidMessageType(
-            f"{source} yielded {message!r}: expected 'text' as str or 'bytes' as bytes"
+            f"{source} yielded {message!r}: expected 'text' as str or 'bytes' as bytes, not both"
         )
     if kind == "websocket.close":
         code = message.get("code", 1000)
-        check_close_code(code, f"{source} yielded a close that")
+        if not isinstance(code, int) or isinstance(code, bool) or not is_valid_close_code(code):
+            raise InvalidMessage(
+                f"{source} yielded {message!r}: expected an int close code in 1000-1003, "
+                "1007-1014 or 3000-4999"
+            )
         reason = message.get("reason") or ""
         if not isinstance(reason, str) or len(reason.encode("utf-8")) > MAX_REASON_BYTES:
             raise InvalidMessage(

@@ -28,6 +28,7 @@ class Receiver(Inbound):
     __slots__ = ()
 
     def __aiter__(self) -> AsyncIterator[Frame]:
+        self._asked = True
         iterator = cast("AsyncGeneratorType[Frame, None]", self._iterate())
         self._iterator = iterator
         return iterator
@@ -67,6 +68,7 @@ class Receiver(Inbound):
 
     async def receive(self) -> Frame:
         """Return the next frame; raise ``WSDisconnect`` once the client has left."""
+        self._asked = True
         frames = self._frames
         if frames:
             frame = frames.pop(0)

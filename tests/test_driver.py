@@ -629,7 +629,7 @@ async def test_hand_built_messages_are_validated_in_full():
     (error,) = ws.app_exceptions
     assert str(error) == (
         "handler test_hand_built_messages_are_validated_in_full.<locals>.by_hand yielded "
-        "{'type': 'websocket.send', 'text': 5}: expected 'text' as str or 'bytes' as bytes"
+        "{'type': 'websocket.send', 'text': 5}: expected 'text' as str or 'bytes' as bytes, not both"
     )
 
 

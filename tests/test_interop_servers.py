@@ -240,7 +240,10 @@ async def test_a_stream_with_a_full_read_ahead_buffer_stops_when_the_client_leav
     await live.wait_for_report("on_close d", timeout=2.0)
     lines = report_lines(live, "d")
     texts = [text for _, text in lines]
-    assert re.fullmatch(r"deaf finally d after \d+ disconnect=1006", texts[0]), texts
+    # hypercorn always reports 1006; under uvicorn whichever comes first wins: the watcher
+    # reading the client's real close (1000) or the next send raising (1006)
+    codes = "1006" if server == "hypercorn" else "(1000|1006)"
+    assert re.fullmatch(rf"deaf finally d after \d+ disconnect={codes}", texts[0]), texts
     assert texts[1:] == ["on_disconnect d", "on_close d"], texts
     delay = lines[0][0] - left_at
     assert delay <= 1.0, f"the stream stopped {delay:.3f} s after the client left"

@@ -42,6 +42,17 @@ def test_ws_close_rejects_reserved_and_out_of_range_codes(code):
     )
 
 
+def test_ws_close_takes_int_enums_as_plain_ints():
+    from enum import IntEnum
+
+    class CloseCode(IntEnum):
+        GOING_AWAY = 1001
+
+    message = ws_close(CloseCode.GOING_AWAY, "bye")
+    assert message == {"type": "websocket.close", "code": 1001, "reason": "bye"}
+    assert type(message["code"]) is int
+
+
 def test_ws_close_rejects_non_int_code_and_long_reason():
     with pytest.raises(TypeError, match="^ws_close expected an int close code, got str$"):
         ws_close("1000")  # type: ignore[arg-type]
@@ -136,7 +147,12 @@ def test_check_outgoing_accepts_sends_and_closes():
         (
             {"type": "websocket.send", "text": 5},
             "handler h yielded {'type': 'websocket.send', 'text': 5}: "
-            "expected 'text' as str or 'bytes' as bytes",
+            "expected 'text' as str or 'bytes' as bytes, not both",
+        ),
+        (
+            {"type": "websocket.send", "text": "a", "bytes": b"b"},
+            "handler h yielded {'type': 'websocket.send', 'text': 'a', 'bytes': b'b'}: "
+            "expected 'text' as str or 'bytes' as bytes, not both",
         ),
         (
             {"type": "websocket.accept"},
@@ -145,8 +161,13 @@ def test_check_outgoing_accepts_sends_and_closes():
         ),
         (
             {"type": "websocket.close", "code": 1006},
-            "handler h yielded a close that expected a close code in 1000-1003, 1007-1014 "
-            "or 3000-4999, got 1006",
+            "handler h yielded {'type': 'websocket.close', 'code': 1006}: expected an int close "
+            "code in 1000-1003, 1007-1014 or 3000-4999",
+        ),
+        (
+            {"type": "websocket.close", "code": "4000", "reason": "bye"},
+            "handler h yielded {'type': 'websocket.close', 'code': '4000', 'reason': 'bye'}: "
+            "expected an int close code in 1000-1003, 1007-1014 or 3000-4999",
         ),
     ],
 )

@@ -112,32 +112,59 @@ async def test_a_handler_that_reads_before_the_stall_time_loses_nothing():
     assert got == frames
 
 
-async def test_taking_a_frame_again_restores_backpressure():
+async def test_once_the_handler_asks_for_a_frame_backpressure_is_back_for_good():
     got: list[str] = []
     seen: list[int] = []
     gate = asyncio.Event()
 
     @websocket(max_buffered=2, stall_timeout=0.05)
     async def pausing(scope, receiver):
-        await asyncio.sleep(0.15)  # stalls: frames 2..5 are dropped
+        await asyncio.sleep(0.15)  # never asked yet: the stall drops frames 2..5
         seen.append(receiver.dropped)
-        got.append(await receiver.receive())  # reads again: no more drops
-        await gate.wait()
+        got.append(await receiver.receive())  # asks: from now on, nothing is dropped
+        await gate.wait()  # long past the stall time, with the client pushed back
         async for message in receiver:
             got.append(message)
         seen.append(receiver.dropped)
         yield ws_send("done")
 
-    async with connect(pausing, queue_size=10) as ws:
+    async with connect(pausing, queue_size=2) as ws:
         for index in range(6):
             await ws.send(str(index))
         await asyncio.sleep(0.2)
-        for index in range(6, 10):  # the server's queue takes them: nobody waits
-            await ws.send(str(index))
-        gate.set()  # the handler reads before the buffer could stall again
+        sender = asyncio.create_task(_send_range(ws, 6, 12))
+        await asyncio.sleep(0.3)
+        assert not sender.done()  # pushed back, not dropped
+        gate.set()
+        await sender
         await ws.close()
     assert seen == [4, 4]
-    assert got == ["0", "1", "6", "7", "8", "9"]
+    assert got == ["0", "1", *[str(index) for index in range(6, 12)]]
+
+
+async def _send_range(ws, start, stop):
+    for index in range(start, stop):
+        await ws.send(str(index))
+
+
+async def test_a_slow_reader_loses_nothing_however_long_each_frame_takes():
+    stored: list[str] = []
+    receivers: list[object] = []
+
+    @websocket(max_buffered=2, stall_timeout=0.02)
+    async def slow(scope, receiver):
+        receivers.append(receiver)
+        async for message in receiver:
+            await asyncio.sleep(0.05)  # longer than the stall time, per frame
+            stored.append(message)
+            yield ws_send("ack")
+
+    async with connect(slow, timeout=3) as ws:
+        for index in range(8):
+            await ws.send(str(index))
+        await ws.close()
+    assert stored == [str(index) for index in range(8)]
+    assert receivers[0].dropped == 0
 
 
 def test_stall_timeout_is_checked():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, overload
 
@@ -62,12 +63,12 @@ class WebSocketApp:
                 check_hook(hook, role)
         if type(max_buffered) is not int or max_buffered < 1:
             raise InvalidHandler(f"max_buffered expected a positive int, got {max_buffered!r}")
-        if not isinstance(drain_timeout, (int, float)) or drain_timeout < 0:
+        if not isinstance(drain_timeout, (int, float)) or not 0 <= drain_timeout < math.inf:
             raise InvalidHandler(
                 f"drain_timeout expected a non-negative number of seconds, got {drain_timeout!r}"
             )
         if stall_timeout is not None and (
-            not isinstance(stall_timeout, (int, float)) or stall_timeout <= 0
+            not isinstance(stall_timeout, (int, float)) or not 0 < stall_timeout < math.inf
         ):
             raise InvalidHandler(
                 f"stall_timeout expected a positive number of seconds or None, "

@@ -97,5 +97,8 @@ def test_async_callable_objects_are_accepted_as_hooks():
 def test_limits_are_checked():
     with pytest.raises(InvalidHandler, match="^max_buffered expected a positive int, got 0$"):
         websocket(max_buffered=0)(good)
-    with pytest.raises(InvalidHandler, match="^drain_timeout expected a non-negative number"):
-        websocket(drain_timeout=-1)(good)
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(InvalidHandler, match="^drain_timeout expected a non-negative number"):
+            websocket(drain_timeout=bad)(good)
+        with pytest.raises(InvalidHandler, match="^stall_timeout expected a positive number"):
+            websocket(stall_timeout=bad)(good)

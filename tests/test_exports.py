@@ -57,9 +57,11 @@ def test_testing_names_are_pinned():
         "AppClosed",
         "HandshakeRefused",
         "TestingError",
+        "VirtualClock",
         "WSTestConnection",
         "WSTimeout",
         "connect",
+        "virtual_time",
     ]
 
 

@@ -254,3 +254,33 @@ async def test_the_client_leaving_is_still_a_disconnect():
         await ws.close(4001)
     assert calls == ["on_disconnect"]
     assert all(m["type"] != "websocket.close" for m in ws.sent)
+
+
+async def test_the_rate_window_runs_on_the_loop_clock_so_virtual_time_controls_it():
+    import asyncio
+
+    from shallot_ws import compose, websocket, wrap_limits, ws_send
+    from shallot_ws.testing import AppClosed, connect, virtual_time
+
+    async def echo(scope, receiver):
+        async for message in receiver:
+            yield ws_send(message)
+
+    app = websocket(compose(wrap_limits(max_rate=2, per=1.0))(echo))
+    async with virtual_time() as clock:
+        async with connect(app, timeout=30) as ws:
+            for index in range(5):  # one frame per 0.6 virtual seconds: never over the rate
+                await ws.send(str(index))
+                assert await ws.receive() == str(index)
+                await asyncio.sleep(0.6)
+            await asyncio.sleep(1.0)  # the window is empty again
+            for index in range(3):  # three at once: over it
+                await ws.send(str(index))
+            assert [await ws.receive(), await ws.receive()] == ["0", "1"]
+            try:
+                await ws.receive()
+            except AppClosed as closed:
+                assert (closed.code, closed.reason) == (1008, "rate limit exceeded")
+            else:
+                raise AssertionError("the third frame in a second was not refused")
+        assert clock.now() == 4.0  # 5 x 0.6 + 1.0, in no real time

@@ -18,8 +18,8 @@ oversized frame is then refused without being parsed. The server has limits of i
 
 from __future__ import annotations
 
+import asyncio
 import math
-import time
 from array import array
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
@@ -198,10 +198,10 @@ def wrap_limits(
     "rate limit exceeded". Either may be ``None``; not both.
     """
     _validate(max_frame_size, max_rate, per)
-    clock = time.monotonic if max_rate is not None else _zero
-
     def wrap(handler: HandlerFunction) -> HandlerFunction:
         async def wrapped(scope: Scope, receiver: Any) -> AsyncGenerator[Any, None]:
+            # the loop's clock, so that tests under a virtual clock control the rate window
+            clock = asyncio.get_running_loop().time if max_rate is not None else _zero
             frames = _LimitedReceiver(receiver, LimitCheck(max_frame_size, max_rate, per), clock)
             async with relay(handler, scope, frames) as messages:
                 try:

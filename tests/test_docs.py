@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
+import linecache
 import sys
 import traceback
 import types
@@ -74,12 +75,26 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     loop.close()
 
 
+def python_view(blocks: list[tuple[int, str]]) -> list[str]:
+    """The page as Python sees a module: each block at its own lines, every other line blank.
+
+    ``inspect.getsource`` parses a class's whole file (hypothesis does it for a state machine
+    class), which a Markdown page is not; this view parses, with the same line numbers."""
+    lines: list[str] = []
+    for line, source in blocks:
+        lines.extend("\n" for _ in range(line - 1 - len(lines)))
+        lines.extend(source.splitlines(keepends=True))
+    return lines
+
+
 def run_blocks(path: Path, blocks: list[tuple[int, str]]) -> None:
     """Run the blocks of ``path`` in order in one namespace; fail naming the block's line."""
     name = f"docs_{path.stem.replace('-', '_')}"
     module = types.ModuleType(name)
     module.__file__ = str(path)
     sys.modules[name] = module
+    # No mtime: linecache keeps the view (and tracebacks show the same code lines).
+    linecache.cache[str(path)] = (0, None, python_view(blocks), str(path))
     profile = _current_profile()  # a doc may load a hypothesis profile of its own
     loop = asyncio.new_event_loop()
     where = path.relative_to(ROOT)
@@ -105,6 +120,7 @@ def run_blocks(path: Path, blocks: list[tuple[int, str]]) -> None:
     finally:
         _close_loop(loop)
         del sys.modules[name]
+        linecache.cache.pop(str(path), None)
         settings.load_profile(profile)
 
 
@@ -134,6 +150,23 @@ def test_python_blocks_are_found_with_their_line_numbers() -> None:
         ]
     )
     assert python_blocks(text) == [(3, "x = 1\n"), (10, "y = x + 1\n")]
+
+
+def test_the_python_view_keeps_each_block_at_its_lines() -> None:
+    view = python_view([(3, "x = 1\n"), (6, "class A:\n    y = 2\n")])
+    assert view == ["\n", "\n", "x = 1\n", "\n", "\n", "class A:\n", "    y = 2\n"]
+
+
+def test_a_class_defined_in_a_page_has_its_source() -> None:
+    page = ROOT / "docs" / "example.md"
+    run_blocks(
+        page,
+        [
+            (1, "import inspect\n"),
+            (5, "class Machine:\n    pass\n"),
+            (9, "assert inspect.getsource(Machine) == 'class Machine:\\n    pass\\n'\n"),
+        ],
+    )
 
 
 def test_an_unclosed_block_is_an_error() -> None:

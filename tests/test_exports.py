@@ -60,6 +60,7 @@ def test_testing_names_are_pinned():
         "VirtualClock",
         "WSTestConnection",
         "WSTimeout",
+        "WebSocketMachine",
         "connect",
         "virtual_time",
     ]

@@ -16,7 +16,7 @@ from ..handshake import DENIAL_EXTENSION
 from ..messages import encode_headers
 from ..reporting import TESTING_EXTENSION
 from ..types import ASGIApp, Frame, Message, Scope
-from .server import InMemoryServer
+from .server import InMemoryServer, check_quirks
 
 __all__ = ["WSTestConnection", "connect"]
 
@@ -35,6 +35,7 @@ def connect(
     queue_size: int = 10,
     client: tuple[str, int] = ("127.0.0.1", 50000),
     scope: Mapping[str, Any] | None = None,
+    quirks: Iterable[str] = (),
 ) -> WSTestConnection:
     """Open an in-memory WebSocket connection to ``app``: ``async with connect(app) as ws:``.
 
@@ -42,8 +43,11 @@ def connect(
     message saying what it waited for instead of hanging. Exceptions the handler raised are
     re-raised into the test (``raise_app_exceptions``). ``denial_response=False`` plays a
     server without the denial-response extension; ``queue_size`` bounds the frames the server
-    holds for the app; ``scope`` adds or replaces scope keys.
+    holds for the app; ``scope`` adds or replaces scope keys. ``quirks`` makes the server
+    behave like others seen in the field (``DISCONNECT_1006`` and the others of
+    ``shallot_ws.testing.server``); by default it behaves like hypercorn.
     """
+    chosen = check_quirks(quirks)
     parts = urlsplit(path)
     full_scope: dict[str, Any] = {
         "type": "websocket",
@@ -65,7 +69,7 @@ def connect(
         full_scope["extensions"][DENIAL_EXTENSION] = {}
     if scope:
         full_scope.update(scope)
-    return WSTestConnection(app, full_scope, timeout, raise_app_exceptions, queue_size)
+    return WSTestConnection(app, full_scope, timeout, raise_app_exceptions, queue_size, chosen)
 
 
 class WSTestConnection(InMemoryServer):
@@ -79,8 +83,9 @@ class WSTestConnection(InMemoryServer):
         timeout: float,
         raise_app_exceptions: bool,
         queue_size: int,
+        quirks: Iterable[str] = frozenset(),
     ) -> None:
-        super().__init__(scope, queue_size)
+        super().__init__(scope, queue_size, quirks)
         self.app = app
         self.timeout = timeout
         self.raise_app_exceptions = raise_app_exceptions
@@ -181,6 +186,13 @@ class WSTestConnection(InMemoryServer):
             self.state = "gone"
             await self._deliver({"type": "websocket.disconnect", "code": code, "reason": reason})
         await self._finish()
+
+    def drop(self) -> None:
+        """Drop the connection abruptly, as a lost network does: the app's receive() reports
+        code 1006 after the frames already queued, and the client waits for nothing, not
+        even for room in a full queue. After the app's close it changes nothing."""
+        if self.state == "open":
+            self._drop()
 
     async def wait_closed(self, timeout: float | None = None) -> int:
         """Wait until the app ends the connection; return its close code (1006 if none)."""

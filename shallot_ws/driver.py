@@ -214,7 +214,11 @@ class _Session:
                 if not trusted:
                     message = check_outgoing(message, f"handler {self._settings.name}")
                     if message["type"] == "websocket.close":
-                        await send(message)
+                        try:
+                            await send(message)
+                        except OSError:  # ASGI 2.4: the client left before the close
+                            receiver._lost(1006)
+                            return DISCONNECTED
                         return CLOSED
                 try:
                     await send(message)
@@ -236,7 +240,11 @@ class _Session:
             return await self._fail(exc)
         if receiver._disconnect is not None:
             return DISCONNECTED
-        await send(NORMAL_CLOSE)
+        try:
+            await send(NORMAL_CLOSE)
+        except OSError:  # ASGI 2.4: the client left as the handler finished
+            receiver._lost(1006)
+            return DISCONNECTED
         return FINISHED
 
     async def _fail(self, exc: Exception) -> str:
@@ -245,6 +253,8 @@ class _Session:
         if self._receiver._disconnect is not None:
             return DISCONNECTED
         await self._send_quietly(ERROR_CLOSE)
+        if self._receiver._disconnect is not None:  # the close found the client gone
+            return DISCONNECTED
         return FAILED
 
     async def _send_quietly(self, message: Message) -> None:
@@ -253,5 +263,7 @@ class _Session:
             return
         try:
             await self._send(message)
+        except OSError:  # ASGI 2.4: the client is gone
+            self._receiver._lost(1006)
         except Exception:
             logger.debug("server refused the close %r", message, exc_info=True)

@@ -12,7 +12,8 @@
           ├── WSTimeout          the app did not answer within the test's timeout
           ├── AppClosed          the app closed the connection; carries its code and reason
           ├── HandshakeRefused   the app refused the handshake; carries the HTTP response
-          └── ASGIViolation      the app broke the ASGI WebSocket protocol
+          ├── ASGIViolation      the app broke the ASGI WebSocket protocol
+          └── FlowError          a step of a client flow could not be done; carries the transcript
 
 ``InvalidHandler`` and ``InvalidMessageType`` are also ``TypeError``s; ``InvalidMessage``,
 ``SubprotocolError`` and ``RouteError`` also ``ValueError``s, so callers may catch either
@@ -30,6 +31,7 @@ __all__ = [
     "RouteError",
     "ASGIViolation",
     "AppClosed",
+    "FlowError",
     "HandshakeRefused",
     "ShallotWSError",
     "SubprotocolError",
@@ -121,3 +123,18 @@ class HandshakeRefused(TestingError):
 
 class ASGIViolation(TestingError):
     """The app sent a message the ASGI WebSocket protocol does not allow in that state."""
+
+
+class FlowError(TestingError):
+    """A step of a client flow (``run_flow``) could not be done: ``text`` says which step and
+    what it waited for, ``transcript`` holds the whole connection (it was ended first)."""
+
+    def __init__(self, text: str, transcript: object = None) -> None:
+        super().__init__(text, transcript)
+        self.text = text
+        self.transcript = transcript
+
+    def __str__(self) -> str:
+        if self.transcript is None:
+            return self.text
+        return f"{self.text}\n{self.transcript}"

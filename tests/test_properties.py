@@ -1,4 +1,6 @@
-"""Properties of every message flow, checked with hypothesis through the in-memory client.
+"""Properties of every message flow, checked with hypothesis: whole client flows
+(``flows()``) run by ``run_flow`` against handlers, under every server's quirks
+(``server_quirks()``). Deterministic settings come from the profile in conftest.py.
 
 Each test states in its docstring the invariant it checks.
 """
@@ -11,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shallot_ws import websocket, ws_close, ws_send
-from shallot_ws.testing import AppClosed, connect
-from shallot_ws.testing.strategies import close_codes, frames
+from shallot_ws.testing import SEND_AFTER_DISCONNECT_OSERROR, Receive, Send, run_flow
+from shallot_ws.testing.flows import expect, expected_hooks
+from shallot_ws.testing.strategies import close_codes, flows, frames, server_quirks
 
 
 @websocket
@@ -28,27 +31,15 @@ def run(coroutine):
 @given(st.lists(frames(), max_size=12))
 def test_echo_is_identity(sent):
     """Echo returns every frame, text as str and binary as bytes, in order."""
-
-    async def flow():
-        async with connect(echo) as ws:
-            for frame in sent:
-                await ws.send(frame)
-            return [await ws.receive() for _ in sent]
-
-    assert run(flow()) == sent
+    flow = [*map(Send, sent), Receive(len(sent))] if sent else []
+    assert run(run_flow(echo, flow)) == expect(sent, client_left=(1000, ""))
 
 
 BEHAVIOURS = st.sampled_from(["echo", "finish", "close", "raise", "stream", "ignore"])
 
 
-def make_app(behaviour, after, code, calls):
-    async def on_disconnect(scope):
-        calls.append("on_disconnect")
-
-    async def on_close(scope):
-        calls.append("on_close")
-
-    @websocket(on_disconnect=on_disconnect, on_close=on_close, drain_timeout=0.02)
+def make_app(behaviour, after, code):
+    @websocket(drain_timeout=0.02)
     async def handler(scope, receiver):
         count = 0
         if behaviour == "stream":
@@ -76,48 +67,40 @@ def make_app(behaviour, after, code, calls):
     behaviour=BEHAVIOURS,
     after=st.integers(0, 4),
     code=close_codes(),
-    flow=st.lists(frames(large=False), max_size=8),
-    leave_after=st.integers(0, 8),
-    leave_code=close_codes(),
+    flow=flows(max_steps=9),
+    quirks=server_quirks(),
 )
-def test_exactly_one_close_or_disconnect_ends_every_flow(
-    behaviour, after, code, flow, leave_after, leave_code
-):
-    """Whatever the handler does and whenever the client leaves, the app sends at most one
-    close, nothing after it, and either it closed or the client left: never both, never none.
-    on_close runs exactly once, on_disconnect only if the client left first, before on_close."""
-    calls: list[str] = []
-    app = make_app(behaviour, after, code, calls)
-
-    async def scenario():
-        async with connect(app, raise_app_exceptions=False, timeout=3) as ws:
-            for index, frame in enumerate(flow):
-                if index == leave_after:
-                    break
-                try:
-                    await ws.send(frame)
-                except AppClosed:
-                    break
-            if ws.state == "open":
-                await ws.close(leave_code)
-        return ws
-
-    ws = run(scenario())
-    types = [message["type"] for message in ws.sent]
-    closes = types.count("websocket.close")
-    client_left_first = closes == 0
-    assert closes <= 1
+def test_exactly_one_close_or_disconnect_ends_every_flow(behaviour, after, code, flow, quirks):
+    """Whatever the handler does, whenever and however the client leaves (any close code, a
+    drop, or after its last step), under any server's quirks: the app sends at most one
+    close and nothing after it, and either it closed or the client left; nothing is sent
+    after the app knew the client left (no violation); on_close runs exactly once, last,
+    and on_disconnect exactly when the client left before any close got through."""
+    transcript = run(run_flow(make_app(behaviour, after, code), flow, quirks=quirks, timeout=3))
+    closes = [message for message in transcript.messages if isinstance(message, tuple)]
+    assert transcript.accepted and transcript.violations == []
+    assert len(closes) <= 1
     if closes:
-        assert types[-1] == "websocket.close"  # nothing after the close
-    assert types[0] == "websocket.accept"
-    assert calls.count("on_close") == 1 and calls[-1] == "on_close"
-    assert calls.count("on_disconnect") == (1 if client_left_first else 0)
-    assert ws.finished and not ws.violations
+        assert transcript.messages[-1] == closes[0]  # nothing after the close
+    assert closes or transcript.client_left is not None  # never none
+    assert transcript.hooks == expected_hooks(
+        client_left=transcript.client_left is not None, app_closed=bool(closes)
+    )
+    assert set(transcript.errors) <= ({"RuntimeError: boom"} if behaviour == "raise" else set())
 
 
-@given(st.lists(frames(large=False), max_size=20), st.integers(1, 6))
-def test_a_storing_handler_stores_everything_sent_before_the_client_left(sent, max_buffered):
-    """Every frame that arrived before the disconnect reaches a handler that keeps reading."""
+# Not yet under SEND_AFTER_DISCONNECT_OSERROR: when an acknowledgement's send raises OSError
+# the driver ends the handler at once, and frames the server still holds are lost (pinned as
+# a known gap in test_quirks.py).
+STORING_QUIRKS = server_quirks().map(lambda quirks: quirks - {SEND_AFTER_DISCONNECT_OSERROR})
+
+
+@given(flows(max_steps=20), st.integers(1, 6), STORING_QUIRKS)
+def test_a_storing_handler_stores_everything_sent_before_the_client_left(
+    flow, max_buffered, quirks
+):
+    """Every frame that arrived before the client left (cleanly, by a drop, or after the last
+    step), under the server's quirks, reaches a handler that keeps reading."""
     stored: list[object] = []
 
     @websocket(max_buffered=max_buffered)
@@ -127,11 +110,5 @@ def test_a_storing_handler_stores_everything_sent_before_the_client_left(sent, m
             stored.append(message)
             yield ws_send("ack")
 
-    async def flow():
-        async with connect(store) as ws:
-            for frame in sent:
-                await ws.send(frame)
-            await ws.close()
-
-    run(flow())
-    assert stored == sent
+    run(run_flow(store, flow, quirks=quirks))
+    assert stored == [step.data for step in flow if isinstance(step, Send)]

@@ -15,6 +15,7 @@ The only module that awaits the server's ``send``. DESIGN §2 is its specificati
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
@@ -105,12 +106,39 @@ async def run_connection(settings: Settings, scope: Scope, receive: Receive, sen
         raise cancelled
 
 
+_DRAIN_MESSAGE = "shallot_ws: the client left and the handler did not stop"
+_UNCANCEL = sys.version_info >= (3, 11)  # before, a cancellation is told by its message
+
+if sys.version_info >= (3, 11):
+
+    def _uncancel(task: asyncio.Task[Any]) -> int:
+        return task.uncancel()
+
+    def _cancelling(task: asyncio.Task[Any]) -> int:
+        return task.cancelling()
+
+else:  # pragma: no cover - Python 3.10 cannot count cancellations
+
+    def _uncancel(task: asyncio.Task[Any]) -> int:
+        return 0
+
+    def _cancelling(task: asyncio.Task[Any]) -> int:
+        return 1
+
+
 class _Session:
-    """One accepted connection: runs the handler and sends what it yields."""
+    """One accepted connection: runs the handler and sends what it yields.
+
+    ``_live``: the handler runs, or is being closed after its client left; only then may the
+    drain timer cancel it. ``_closed``: this connection's one close was sent (or is being
+    sent); no other follows.
+    """
 
     __slots__ = (
         "_cancels",
+        "_closed",
         "_drain",
+        "_live",
         "_receiver",
         "_scope",
         "_send",
@@ -134,6 +162,8 @@ class _Session:
         self._task = asyncio.current_task()
         self._drain: asyncio.TimerHandle | None = None
         self._cancels = 0
+        self._live = False
+        self._closed = False
         box = testing_box(scope)
         if box is not None:  # the in-memory test client checks the buffer's bound
             box.setdefault("receivers", []).append(self._receiver)
@@ -142,21 +172,61 @@ class _Session:
     # buffered frame; when it fires, a handler still running is stopped where it waits.
 
     def _arm_drain(self) -> None:
-        if self._drain is not None:
-            self._drain.cancel()
+        if not self._live:
+            return
+        self._disarm()
         delay = 0.0 if self._receiver._error is not None else self._settings.drain_timeout
         self._drain = asyncio.get_running_loop().call_later(delay, self._drain_expired)
+
+    def _disarm(self) -> None:
+        if self._drain is not None:
+            self._drain.cancel()
+            self._drain = None
 
     def _drain_expired(self) -> None:
         # Cancel the handler where it waits; again after each drain time while it swallows
         # the cancellation, so no handler outlives its client by much.
-        if self._task is None:
+        self._drain = None
+        task = self._task
+        if not self._live or task is None or task.done():
             return
         self._cancels += 1
-        self._task.cancel()
+        if _UNCANCEL:
+            task.cancel()
+        else:
+            task.cancel(_DRAIN_MESSAGE)
         self._drain = asyncio.get_running_loop().call_later(
             self._settings.drain_timeout, self._drain_expired
         )
+
+    def _was_stopped(self, exc: BaseException) -> bool:
+        """Whether a CancelledError is the drain timer's own; if so, it is consumed."""
+        if not self._cancels:
+            return False
+        cancels, self._cancels = self._cancels, 0
+        if not _UNCANCEL:
+            return exc.args == (_DRAIN_MESSAGE,)
+        remaining = 0
+        for _ in range(cancels):
+            remaining = _uncancel(self._task)  # type: ignore[arg-type]
+        return remaining == 0  # anything left is the server's own cancellation
+
+    def _forget_cancels(self) -> None:
+        """Cancellations the handler swallowed: take them back, the task must not end
+        still marked as being cancelled."""
+        if self._cancels and _UNCANCEL and self._task is not None:
+            for _ in range(self._cancels):
+                _uncancel(self._task)
+        self._cancels = 0
+
+    def _cancelled_by_nobody(self) -> bool:
+        """Whether a CancelledError was raised by the handler itself (3.11+ can tell)."""
+        return _UNCANCEL and self._task is not None and _cancelling(self._task) == 0
+
+    @property
+    def client_left(self) -> bool:
+        """Whether the driver knows the client is gone."""
+        return self._receiver._quiet
 
     async def run(self) -> str:
         """Run the handler to its end; return how the connection ended."""
@@ -164,49 +234,34 @@ class _Session:
         receiver = self._receiver
         generator = settings.generator(self._scope, receiver)
         receiver._start()
+        self._live = True
+        outcome = FAILED
         try:
-            return await self._pump(generator)
+            outcome = await self._pump(generator)
+            return outcome
         finally:
+            receiver._active = False  # the handler is done with the client: no more watching
+            if outcome != DISCONNECTED:  # its finally blocks run like any clean-up: unbounded
+                self._live = False
+                self._disarm()
             try:
-                await generator.aclose()  # runs its finally blocks; the drain timer still applies
-            except asyncio.CancelledError:
-                if not self._was_stopped():
+                await generator.aclose()  # after the client left, the drain timer applies
+            except asyncio.CancelledError as exc:
+                if not self._was_stopped(exc):
                     raise
             except Exception as exc:
                 report(self._scope, exc, "handler %s raised while closing", settings.name)
             finally:
-                if self._drain is not None:
-                    self._drain.cancel()
-                    self._drain = None
+                self._live = False
+                self._disarm()
+                self._forget_cancels()
                 await receiver._stop()
-
-    @property
-    def client_left(self) -> bool:
-        """Whether the driver knows the client is gone."""
-        return self._receiver._disconnect is not None
-
-    def _was_stopped(self) -> bool:
-        """Whether a CancelledError is the drain timer's own; if so, it is consumed."""
-        if not self._cancels:
-            return False
-        cancels, self._cancels = self._cancels, 0
-        uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+
-        if uncancel is None:
-            return True
-        remaining = 0
-        for _ in range(cancels):
-            remaining = uncancel()
-        return bool(remaining == 0)  # anything left is the server's own cancellation
 
     async def _pump(self, generator: AsyncGenerator[Any, None]) -> str:
         receiver = self._receiver
         send = self._send
         try:
             async for message in generator:
-                if receiver._disconnect is not None:
-                    if receiver._frames:
-                        continue  # the client left: drop, and let the handler read the rest
-                    return DISCONNECTED
                 try:
                     trusted = message["type"] is SEND_TYPE  # built by ws_send: validated
                 except Exception:
@@ -214,56 +269,69 @@ class _Session:
                 if not trusted:
                     message = check_outgoing(message, f"handler {self._settings.name}")
                     if message["type"] == "websocket.close":
-                        try:
-                            await send(message)
-                        except OSError:  # ASGI 2.4: the client left before the close
-                            receiver._lost(1006)
-                            return DISCONNECTED
-                        return CLOSED
+                        if receiver._quiet:
+                            return DISCONNECTED  # closed at its yield: nothing more to send
+                        return await self._close(message, CLOSED)
+                if receiver._quiet:  # nothing more is sent: the client left
+                    if receiver._disconnect is None:  # sends fail, but frames may come yet
+                        await asyncio.sleep(0)
+                        continue
+                    if receiver._frames:
+                        continue  # drop, and let the handler read the rest
+                    return DISCONNECTED
                 try:
                     await send(message)
                 except OSError:  # ASGI 2.4: the client is gone
-                    receiver._lost(1006)
-                    return DISCONNECTED
-        except WSDisconnect:
-            if receiver._disconnect is None:
-                raise
+                    receiver._lost()
+                except Exception:  # a server refusing a message: say what was wrong with it
+                    if trusted:
+                        check_outgoing(message, f"handler {self._settings.name}")
+                    raise
+        except WSDisconnect as exc:
+            if not receiver._quiet:  # not this client's: the handler raised it
+                return await self._fail(exc)
             return DISCONNECTED
-        except asyncio.CancelledError:
-            if not self._was_stopped():
-                await self._send_quietly(SHUTDOWN_CLOSE)
-                raise
-            if receiver._error is not None:  # the server broke the protocol under the watcher
-                return await self._fail(receiver._error)
-            return DISCONNECTED
+        except asyncio.CancelledError as exc:
+            if self._was_stopped(exc):
+                if receiver._error is not None:  # the server broke the protocol
+                    return await self._fail(receiver._error)
+                return DISCONNECTED
+            if self._cancelled_by_nobody():  # the handler raised it itself
+                return await self._fail(exc)
+            await self._close(SHUTDOWN_CLOSE, FAILED, quiet=True)
+            raise
         except Exception as exc:
             return await self._fail(exc)
-        if receiver._disconnect is not None:
+        if receiver._quiet:
             return DISCONNECTED
-        try:
-            await send(NORMAL_CLOSE)
-        except OSError:  # ASGI 2.4: the client left as the handler finished
-            receiver._lost(1006)
-            return DISCONNECTED
-        return FINISHED
+        return await self._close(NORMAL_CLOSE, FINISHED)
 
-    async def _fail(self, exc: Exception) -> str:
+    async def _fail(self, exc: BaseException) -> str:
         """The handler raised (or yielded something invalid): log, close with 1011."""
         report(self._scope, exc, "handler %s raised; closing with 1011", self._settings.name)
-        if self._receiver._disconnect is not None:
-            return DISCONNECTED
-        await self._send_quietly(ERROR_CLOSE)
-        if self._receiver._disconnect is not None:  # the close found the client gone
-            return DISCONNECTED
-        return FAILED
+        return await self._close(ERROR_CLOSE, FAILED, quiet=True)
 
-    async def _send_quietly(self, message: Message) -> None:
-        """Send a close where the server still allows it; a server that refuses is ignored."""
-        if self._receiver._disconnect is not None:
-            return
+    async def _close(self, message: Message, outcome: str, *, quiet: bool = False) -> str:
+        """Send this connection's one close, and return ``outcome``; or DISCONNECTED if the
+        client is gone. ``quiet``: a server that refuses the close is only logged."""
+        receiver = self._receiver
+        if receiver._quiet:
+            return DISCONNECTED
+        if self._closed:
+            return outcome
+        self._closed = True
+        self._live = False  # no drain cancellation while closing: the client is there
+        self._disarm()
         try:
-            await self._send(message)
-        except OSError:  # ASGI 2.4: the client is gone
-            self._receiver._lost(1006)
+            await self._send(dict(message))  # a copy: a server may keep or change it
+        except OSError:  # ASGI 2.4: the client left before the close
+            receiver._lost()
+            return DISCONNECTED
+        except asyncio.CancelledError as exc:
+            if not self._was_stopped(exc):  # a drain cancel requested just before: ours
+                raise
         except Exception:
+            if not quiet:
+                raise
             logger.debug("server refused the close %r", message, exc_info=True)
+        return outcome

@@ -54,6 +54,7 @@ class Inbound:
         "_loop",
         "_name",
         "_on_gone",
+        "_quiet",
         "_reading",
         "_receive",
         "_stall",
@@ -94,6 +95,7 @@ class Inbound:
         self._dropping = False
         self._dropped = 0
         self._asked = False  # whether the handler ever asked for a frame
+        self._quiet = False  # nothing more may be sent: the client left or a send failed
         self._name = name
 
     async def _pull(self) -> Frame | None:
@@ -141,6 +143,7 @@ class Inbound:
             )
         if kind == "websocket.disconnect":
             self._disconnect = WSDisconnect(event.get("code", 1005), event.get("reason") or "")
+            self._quiet = True
             self._fast = False
             return None
         raise ProtocolError(
@@ -152,9 +155,9 @@ class Inbound:
         self._taken_count += 1
         self._dropping = False  # it reads after all: backpressure again
         self._refresh()
-        if self._disconnect is not None:
+        if self._quiet:
             self._on_gone()  # still reading after the client left: the driver re-arms its timer
-        elif not self._check_pending:
+        if self._disconnect is None and not self._check_pending:
             self._check_pending = True
             self._loop.call_soon(self._check)
 
@@ -245,11 +248,10 @@ class Inbound:
         self._check_pending = True
         self._loop.call_soon(self._check)
 
-    def _lost(self, code: int) -> None:
+    def _lost(self) -> None:
         """The server refused a send because the client is gone (ASGI 2.4 ``OSError``)."""
-        if self._disconnect is None:
-            self._disconnect = WSDisconnect(code)
-            self._fast = False
+        if not self._quiet:
+            self._quiet = True  # frames the server still holds are read until its disconnect
             self._on_gone()  # the same path as a disconnect: the drain time applies
 
     async def _stop(self) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sys
 import time
 
 import pytest
@@ -656,3 +658,188 @@ async def test_a_server_cancel_after_the_client_left_still_runs_on_disconnect():
         await task
     assert calls == ["on_disconnect", "on_close"]
     assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send"]  # no 1001
+
+
+# -- regressions from the review of the driver (each failed before its fix) ------------------
+
+
+def _pair(events, slow_for=(), on_send=None):
+    """A hand-written server: receive() pops from a queue; send() records, may sleep."""
+    inbound: asyncio.Queue = asyncio.Queue()
+    for event in events:
+        inbound.put_nowait(event)
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+        if on_send is not None:
+            on_send(message, inbound)
+        if message["type"] in slow_for:
+            await asyncio.sleep(0.05)
+
+    return inbound, sent, inbound.get, send
+
+
+CONNECT = {"type": "websocket.connect"}
+
+
+async def test_a_close_yielded_after_the_client_left_still_closes_the_generator():
+    seen: list[str] = []
+
+    @websocket
+    async def handler(scope, receiver):
+        async for message in receiver:
+            seen.append(message)
+            if message == "exit":
+                await asyncio.sleep(0.05)  # the watcher reads 'after' and the disconnect
+                yield ws_close(1001, "bye")
+                seen.append("resumed after its close")
+
+    async with connect(handler) as ws:
+        await ws.send("exit")
+        await ws.send("after")
+        await ws.close()
+    assert seen == ["exit"]
+
+
+async def test_a_wsdisconnect_the_handler_raises_itself_is_an_error(caplog):
+    @websocket
+    async def handler(scope, receiver):
+        await receiver.receive()
+        raise WSDisconnect(1000)  # another connection's, say: not this client's
+        yield
+
+    async with connect(handler, raise_app_exceptions=False) as ws:
+        await ws.send("x")
+        assert await ws.wait_closed() == 1011
+    assert [type(e) for e in ws.app_exceptions] == [WSDisconnect]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 cannot tell who cancelled")
+async def test_a_cancelled_error_the_handler_raises_itself_is_an_error_not_a_shutdown():
+    @websocket
+    async def handler(scope, receiver):
+        await receiver.receive()
+        future = asyncio.get_running_loop().create_future()
+        future.cancel()
+        await future  # nobody cancelled this connection
+        yield ws_send("unreachable")
+
+    async with connect(handler, raise_app_exceptions=False) as ws:
+        await ws.send("x")
+        assert await ws.wait_closed() == 1011
+    assert ws.close_reason == ""
+
+
+async def test_a_drain_cancel_landing_in_the_final_close_does_not_escape():
+    def leave_during_the_close(message, inbound):
+        if message["type"] == "websocket.close":
+            inbound.put_nowait({"type": "websocket.disconnect", "code": 1000})
+
+    _, sent, receive, send = _pair([CONNECT], {"websocket.close"}, leave_during_the_close)
+
+    @websocket(drain_timeout=0.01)
+    async def handler(scope, receiver):
+        await asyncio.sleep(0.01)
+        yield ws_send("hi")
+
+    task = asyncio.ensure_future(handler({"type": "websocket"}, receive, send))
+    await asyncio.wait([task], timeout=2)
+    assert task.done() and not task.cancelled()
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
+
+
+async def test_a_finally_block_after_a_yielded_close_is_not_cut_by_the_clients_reply():
+    done: list[bool] = []
+
+    @websocket
+    async def handler(scope, receiver):
+        try:
+            async for _ in receiver:
+                yield ws_close(4000, "done")
+        finally:
+            await asyncio.sleep(0.6)  # longer than the drain time: e.g. a flush
+            done.append(True)
+
+    async with connect(handler, timeout=3) as ws:
+        await ws.send("x")
+        assert await ws.wait_closed() == 4000
+    assert done == [True]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.cancelling is 3.11+")
+async def test_a_swallowed_drain_cancellation_is_taken_back():
+    seen: list[int] = []
+
+    async def on_close(scope):
+        seen.append(asyncio.current_task().cancelling())
+
+    @websocket(drain_timeout=0.02, on_close=on_close)
+    async def handler(scope, receiver):
+        yield ws_send("hi")
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+
+    async with connect(handler) as ws:
+        await ws.receive()
+        await ws.close()
+    assert seen == [0]
+
+
+async def test_the_drain_timer_dies_with_the_connection():
+    loop = asyncio.get_running_loop()
+    frames = [{"type": "websocket.receive", "text": str(i)} for i in range(6)]
+    _, _, receive, send = _pair([CONNECT, *frames, {"type": "websocket.disconnect", "code": 1000}])
+    closed: list[str] = []
+    readers: list[asyncio.Task] = []
+
+    async def on_close(scope):
+        await asyncio.sleep(0.3)
+        closed.append("complete")
+
+    @websocket(drain_timeout=0.1, on_close=on_close)
+    async def handler(scope, receiver):
+        async def reader():  # a reader task the handler forgot to cancel
+            async for _ in receiver:
+                await asyncio.sleep(0.1)
+
+        readers.append(loop.create_task(reader()))
+        await asyncio.sleep(10)
+        yield ws_send("unreachable")
+
+    task = asyncio.ensure_future(handler({"type": "websocket"}, receive, send))
+    await asyncio.wait([task], timeout=3)
+    await asyncio.sleep(0.5)
+    pending = [h for h in loop._scheduled if not h.cancelled() and "_drain_expired" in repr(h)]
+    assert (closed, task.cancelled(), pending) == (["complete"], False, [])
+    for reader in readers:
+        reader.cancel()
+
+
+async def test_no_second_close_after_a_yielded_close_even_when_the_server_cancels():
+    _, sent, receive, send = _pair(
+        [CONNECT, {"type": "websocket.receive", "text": "a"}], {"websocket.close"}
+    )
+
+    @websocket
+    async def handler(scope, receiver):
+        await receiver.receive()
+        yield ws_close(4000, "done")
+
+    task = asyncio.ensure_future(handler({"type": "websocket"}, receive, send))
+    await asyncio.sleep(0.02)  # inside the (slow) send of its close
+    task.cancel()
+    await asyncio.wait([task], timeout=2)
+    assert [m for m in sent if m["type"] == "websocket.close"] == [
+        {"type": "websocket.close", "code": 4000, "reason": "done"}
+    ]
+
+
+async def test_a_mutated_ws_send_message_gets_the_clear_error_where_the_server_refuses_it():
+    @websocket
+    async def handler(scope, receiver):
+        yield dict(ws_send("x"), text=b"compressed")  # a payload rewritten in place
+
+    with pytest.raises(InvalidMessage, match="expected 'text' as str or 'bytes' as bytes"):
+        async with connect(handler) as ws:
+            await ws.wait_closed()

@@ -337,11 +337,6 @@ async def test_the_driver_keeps_design_2_when_the_client_leaves_after_an_answer(
         pytest.param(
             frozenset({SEND_AFTER_DISCONNECT_OSERROR}),
             id="send_after_disconnect_oserror",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known gap: when a send raises OSError (ASGI 2.4) the driver ends the "
-                "handler at once, so frames the server still holds are never read",
-            ),
         ),
     ],
 )

@@ -122,10 +122,9 @@ class InMemoryServer:
                 if not (isinstance(text, str) and data is None) and not (
                     isinstance(data, bytes) and text is None
                 ):
-                    self._violate(
-                        f"expected exactly one of str 'text' or bytes 'bytes', got {message!r}"
-                    )
-                    return
+                    text = f"expected exactly one of str 'text' or bytes 'bytes', got {message!r}"
+                    self._violate(text)
+                    raise TypeError(text)  # like hypercorn, which refuses a bad message
                 self._outbound.put_nowait(message)
             elif kind == "websocket.close":
                 self.state = "closed"

@@ -843,3 +843,23 @@ async def test_a_mutated_ws_send_message_gets_the_clear_error_where_the_server_r
     with pytest.raises(InvalidMessage, match="expected 'text' as str or 'bytes' as bytes"):
         async with connect(handler) as ws:
             await ws.wait_closed()
+
+
+async def test_the_drain_time_is_exact_on_virtual_time():
+    from shallot_ws.testing import virtual_time
+
+    stopped: list[float] = []
+
+    @websocket(drain_timeout=30)
+    async def feed(scope, receiver):
+        try:
+            yield ws_send("ready")
+            await asyncio.sleep(3600)
+        finally:
+            stopped.append(clock.now())
+
+    async with virtual_time() as clock, connect(feed, timeout=60) as ws:
+        assert await ws.receive() == "ready"
+        left = clock.now()
+        await ws.close()
+    assert stopped == [left + 30]  # half a minute of drain time, in no real time

@@ -8,7 +8,7 @@ import pytest
 
 from shallot_ws import InvalidHandler, websocket, ws_close, ws_send
 from shallot_ws.merge import every, merge
-from shallot_ws.testing import AppClosed, connect
+from shallot_ws.testing import AppClosed, connect, virtual_time
 
 
 class Feed:
@@ -61,14 +61,17 @@ async def test_frames_and_feed_items_come_tagged_and_the_merge_ends_with_the_cli
 async def test_every_ticks_on_schedule_beside_the_client():
     @websocket
     async def ticker(scope, receiver):
-        async with merge(receiver, tick=every(0.01)) as events:
+        async with merge(receiver, tick=every(60)) as events:
             async for source, item in events:
                 if source == "tick" and item == 3:
                     yield ws_close(4000, "three ticks")
                 yield ws_send(f"{source} {item}")
 
-    async with connect(ticker) as ws:
-        assert [await ws.receive() for _ in range(3)] == ["tick 0", "tick 1", "tick 2"]
+    async with virtual_time() as clock, connect(ticker, timeout=120) as ws:
+        ticks = []
+        for _ in range(3):
+            ticks.append((await ws.receive(), clock.now()))
+        assert ticks == [("tick 0", 60), ("tick 1", 120), ("tick 2", 180)]  # in no real time
         with pytest.raises(AppClosed) as info:
             await ws.receive()
     assert info.value.code == 4000

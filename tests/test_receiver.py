@@ -10,7 +10,7 @@ from shallot_ws import InvalidHandler, websocket, ws_send
 from shallot_ws.testing import connect
 
 
-async def test_a_reading_handler_reads_inline_and_never_starts_a_watcher():
+async def test_a_reading_handler_reads_inline_and_never_starts_a_watcher(ws_client):
     task_counts: list[int] = []
 
     @websocket
@@ -19,7 +19,7 @@ async def test_a_reading_handler_reads_inline_and_never_starts_a_watcher():
             task_counts.append(len(asyncio.all_tasks()))
             yield ws_send(message)
 
-    async with connect(echo) as ws:
+    async with ws_client(echo) as ws:  # the project's own pytest plugin: checks leaks too
         for index in range(50):
             await ws.send(str(index))
             assert await ws.receive() == str(index)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, overload
@@ -14,6 +15,7 @@ from .signatures import callable_name, check_handler, check_hook
 from .types import Hook, Receive, Scope, Send
 
 __all__ = [
+    "as_generator",
     "DEFAULT_DRAIN_TIMEOUT",
     "DEFAULT_MAX_BUFFERED",
     "DEFAULT_STALL_TIMEOUT",
@@ -26,17 +28,18 @@ DEFAULT_DRAIN_TIMEOUT = 0.5
 DEFAULT_STALL_TIMEOUT = 5.0
 
 
-def _as_generator(
-    function: Callable[[Scope, Receiver], Any],
-) -> Callable[[Scope, Receiver], AsyncGenerator[Any, None]]:
-    """Run a coroutine handler as a generator: what it returns, if anything, is sent."""
+def as_generator(handler: Any) -> Callable[[Scope, Receiver], AsyncGenerator[Any, None]]:
+    """``handler`` as an async generator function: a coroutine handler's result, if any, is
+    yielded. Raises ``InvalidHandler`` for anything that is not a handler, naming it."""
+    if check_handler(handler):
+        return handler  # type: ignore[no-any-return]
 
     async def generator(scope: Scope, receiver: Receiver) -> AsyncGenerator[Any, None]:
-        result = await function(scope, receiver)
+        result = await handler(scope, receiver)
         if result is not None:
             yield result
 
-    return generator
+    return functools.wraps(handler)(generator)
 
 
 class WebSocketApp:
@@ -53,7 +56,7 @@ class WebSocketApp:
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
         stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
     ) -> None:
-        is_generator = check_handler(handler)
+        generator = as_generator(handler)
         for role, hook in (
             ("on_connect", on_connect),
             ("on_disconnect", on_disconnect),
@@ -82,7 +85,7 @@ class WebSocketApp:
         self.drain_timeout = float(drain_timeout)
         self.stall_timeout = stall_timeout
         self._settings = Settings(
-            handler if is_generator else _as_generator(handler),
+            generator,
             callable_name(handler),
             on_connect,
             on_disconnect,

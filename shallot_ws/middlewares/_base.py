@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from typing import Any
 
-from ..app import WebSocketApp
+from ..app import WebSocketApp, as_generator
 from ..compose import HandlerFunction, Middleware
-from ..signatures import check_handler
-from ..types import Scope
 
 __all__ = ["as_generator", "middleware"]
-
-
-def as_generator(handler: Any) -> HandlerFunction:
-    """``handler`` as an async generator function; a coroutine handler's result is yielded.
-
-    Raises ``InvalidHandler`` for anything that is not a handler, naming it.
-    """
-    if check_handler(handler):
-        return handler  # type: ignore[no-any-return]
-
-    async def generator(scope: Scope, receiver: Any) -> AsyncGenerator[Any, None]:
-        result = await handler(scope, receiver)
-        if result is not None:
-            yield result
-
-    return functools.wraps(handler)(generator)
 
 
 def middleware(wrap: Callable[[HandlerFunction], HandlerFunction]) -> Middleware:

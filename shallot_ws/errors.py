@@ -7,6 +7,7 @@
      │    └── InvalidMessageType a message or builder argument has a wrong type
      ├── SubprotocolError        an accept names a subprotocol the client did not offer
      ├── RouteError              a routing table or url_for call is wrong (pattern, name, param)
+     ├── BroadcastError          a broadcast's broker is unreachable, or the broadcast is closed
      ├── ProtocolError           the ASGI server broke the contract (event or scope)
      └── TestingError            an in-memory test connection saw what the test did not expect
           ├── WSTimeout          the app did not answer within the test's timeout
@@ -16,7 +17,8 @@
           └── FlowError          a step of a client flow could not be done; carries the transcript
 
 ``InvalidHandler`` and ``InvalidMessageType`` are also ``TypeError``s; ``InvalidMessage``,
-``SubprotocolError`` and ``RouteError`` also ``ValueError``s, so callers may catch either
+``SubprotocolError`` and ``RouteError`` also ``ValueError``s, ``BroadcastError`` a
+``ConnectionError``, so callers may catch either
 family. The testing errors are ``AssertionError``s: a test that meets one unexpectedly
 fails, as it should.
 """
@@ -24,6 +26,7 @@ fails, as it should.
 from __future__ import annotations
 
 __all__ = [
+    "BroadcastError",
     "InvalidHandler",
     "InvalidMessage",
     "InvalidMessageType",
@@ -73,6 +76,11 @@ class InvalidMessageType(InvalidMessage, TypeError):
 
 class SubprotocolError(ShallotWSError, ValueError):
     """An accept names a subprotocol that the client did not offer."""
+
+
+class BroadcastError(ShallotWSError, ConnectionError):
+    """A broadcast backend could not do what was asked: its broker is unreachable, or the
+    broadcast is closed. Nothing was published (or subscribed) when this is raised."""
 
 
 class RouteError(ShallotWSError, ValueError):

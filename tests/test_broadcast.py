@@ -9,6 +9,7 @@ import pytest
 
 from shallot_ws import InvalidHandler, websocket, ws_close, ws_send
 from shallot_ws.broadcast import Broadcast
+from shallot_ws.errors import BroadcastError
 from shallot_ws.merge import merge
 from shallot_ws.testing import AppClosed, connect
 
@@ -25,9 +26,10 @@ async def test_every_subscriber_of_a_channel_gets_every_message_in_order():
     broadcast = Broadcast()
     async with broadcast.subscribe("a") as one, broadcast.subscribe("a") as two, \
             broadcast.subscribe("b") as other:
-        assert await broadcast.publish("a", 1) == 2
-        assert await broadcast.publish("a", {"x": 2}) == 2
-        assert await broadcast.publish("nobody", 3) == 0
+        assert broadcast.subscribers("a") == 2
+        await broadcast.publish("a", 1)
+        await broadcast.publish("a", {"x": 2})
+        await broadcast.publish("nobody", 3)
         assert await drain(one) == [1, {"x": 2}] and await drain(two) == [1, {"x": 2}]
         assert await drain(other) == []
     assert broadcast.subscribers("a") == 0
@@ -106,9 +108,18 @@ async def test_a_room_over_merge_and_broadcast_closes_a_too_slow_client_with_101
 
 def test_bad_arguments_are_named():
     broadcast = Broadcast()
-    with pytest.raises(InvalidHandler, match="^Broadcast expected a backend URL starting with "
-                       "'memory://', got 'kafka://x'$"):
+    with pytest.raises(InvalidHandler, match="^Broadcast expected a URL starting with "
+                       "'memory://', 'redis://', 'rediss://', 'redis-stream://', "
+                       "'rediss-stream://', got 'kafka://x'$"):
         Broadcast("kafka://x")
+    with pytest.raises(InvalidHandler, match="^Broadcast expected keep to be an int >= 0, got -1$"):
+        Broadcast(keep=-1)
+    with pytest.raises(InvalidHandler, match=r"^subscribe asked for history=2, but this "
+                       r"broadcast keeps 0 messages a channel: Broadcast\('memory://', keep=...\)$"):
+        broadcast.subscribe("x", history=2)
+    with pytest.raises(InvalidHandler, match=r"^subscribe expected history \(5\) to fit in the "
+                       r"buffer \(4\)$"):
+        Broadcast(keep=10).subscribe("x", history=5, buffer=4)
     with pytest.raises(InvalidHandler, match="^subscribe expected a policy in drop_oldest, "
                        "drop_newest, end, got 'block'$"):
         broadcast.subscribe("x", policy="block")  # type: ignore[arg-type]
@@ -116,3 +127,33 @@ def test_bad_arguments_are_named():
         broadcast.subscribe("x", buffer=0)
     with pytest.raises(InvalidHandler, match="^subscribe expected a non-empty str channel"):
         broadcast.subscribe("")
+
+
+async def test_history_gives_a_joiner_the_last_messages_kept_then_the_live_ones():
+    broadcast = Broadcast(keep=3)
+    for number in range(5):
+        await broadcast.publish("room", number)
+    async with broadcast.subscribe("room", history=2) as late, \
+            broadcast.subscribe("room", history=3) as all_kept, \
+            broadcast.subscribe("room") as none:
+        await broadcast.publish("room", "live")
+        assert await drain(late) == [3, 4, "live"]
+        assert await drain(all_kept) == [2, 3, 4, "live"]
+        assert await drain(none) == ["live"]
+    async with broadcast.subscribe("empty", history=3) as empty:
+        assert await drain(empty) == []
+
+
+async def test_a_closed_broadcast_ends_its_subscriptions_and_refuses_more():
+    broadcast = Broadcast(keep=1)
+    async with broadcast.subscribe("room") as subscription:
+        await broadcast.publish("room", 1)
+        await broadcast.aclose()
+        assert [message async for message in subscription] == [1]
+        assert subscription.ended_by == "broadcast closed"
+    with pytest.raises(BroadcastError, match=r"^Broadcast\('memory://'\) is closed$"):
+        await broadcast.publish("room", 2)
+    with pytest.raises(BroadcastError, match="is closed"):
+        async with broadcast.subscribe("room"):
+            pass
+    await broadcast.aclose()  # idempotent

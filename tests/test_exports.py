@@ -116,10 +116,22 @@ def test_the_package_needs_nothing_beyond_the_standard_library():
     import sys
 
     allowed = set(sys.stdlib_module_names) | {"shallot_ws", "__future__"}
+    optional = {PACKAGE / "broadcast" / "_redis.py": {"redis"}}  # the ``redis`` extra
     for path in PACKAGE.rglob("*.py"):
         if "testing" in path.parts:
             continue  # test helpers may use hypothesis (the ``test`` extra)
-        assert _imports(path) <= allowed, (path, _imports(path) - allowed)
+        extra = optional.get(path, set())
+        assert _imports(path) <= allowed | extra, (path, _imports(path) - allowed)
+
+
+def test_redis_is_imported_only_when_a_redis_url_is_used():
+    import subprocess
+    import sys
+
+    code = ("import sys; import shallot_ws, shallot_ws.broadcast as b; b.Broadcast('memory://');"
+            " print('redis' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
 
 
 def test_typed_marker_is_shipped():

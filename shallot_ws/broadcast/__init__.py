@@ -1,0 +1,191 @@
+"""Broadcast: publish a message on a channel, and every subscriber of that channel gets it.
+
+::
+
+    broadcast = Broadcast("memory://")
+    await broadcast.publish("room:blue", {"text": "hi"})
+    async with broadcast.subscribe("room:blue") as subscription:
+        async for message in subscription:
+            ...
+
+The backend is chosen by URL:
+
+- ``memory://`` (the default): within this process, nothing to install. ``keep=N`` keeps
+  the last N messages of each channel for subscribers that ask for ``history``.
+- ``redis://host:port/db``: Redis pub/sub (``pip install 'shallot_ws[redis]'``), at most
+  once: what is published while a process is cut off from Redis never reaches it.
+- ``redis-stream://host:port/db``: Redis Streams, each channel trimmed to about ``keep``
+  messages (default 1000): ``history`` on join, and after a broken connection the backend
+  reconnects with backoff and reads on from the last message it delivered.
+  (``rediss://`` and ``rediss-stream://`` for TLS.)
+
+Each subscriber has a bounded buffer and a declared policy for when it is full:
+``"drop_oldest"`` (the default: keep the newest), ``"drop_newest"``, or ``"end"`` (the
+subscription ends, ``overflowed`` is set, so the handler can close the socket with 1013).
+Dropped messages are counted (``subscription.dropped``), never silently lost. Publishing
+never waits for a subscriber: a slow one delays nobody else. A broker that cannot be reached
+raises ``BroadcastError`` from ``publish`` and ``subscribe``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Protocol
+
+from ..errors import BroadcastError, InvalidHandler
+from .memory import MemoryBackend
+from .subscription import POLICIES, Fanout, Policy, Subscription
+
+__all__ = ["POLICIES", "Backend", "Broadcast", "Policy", "Subscription"]
+
+
+class Backend(Protocol):
+    """What a broadcast backend does; each delivers into its ``fanout``."""
+
+    url: str
+    keep: int
+    fanout: Fanout
+
+    async def publish(self, channel: str, message: Any) -> None: ...
+    async def join(self, subscription: Subscription, history: int) -> None: ...
+    def leave(self, subscription: Subscription) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+def _memory(url: str, keep: int | None, scheme: str) -> Backend:
+    return MemoryBackend(url, 0 if keep is None else keep)
+
+
+def _redis_pubsub(url: str, keep: int | None, scheme: str) -> Backend:
+    from .redis_pubsub import RedisPubSubBackend
+
+    return RedisPubSubBackend(url, keep or 0, scheme)
+
+
+def _redis_streams(url: str, keep: int | None, scheme: str) -> Backend:
+    from .redis_streams import RedisStreamBackend
+
+    return RedisStreamBackend(url, 1000 if keep is None else keep, scheme)
+
+
+BACKENDS: dict[str, Callable[[str, int | None, str], Backend]] = {
+    "memory": _memory,
+    "redis": _redis_pubsub,
+    "rediss": _redis_pubsub,
+    "redis-stream": _redis_streams,
+    "rediss-stream": _redis_streams,
+}
+
+
+class _Subscribing:
+    """``async with broadcast.subscribe(...) as subscription``: registered for the block."""
+
+    def __init__(self, broadcast: Broadcast, subscription: Subscription, history: int) -> None:
+        self._broadcast = broadcast
+        self._subscription = subscription
+        self._history = history
+
+    async def __aenter__(self) -> Subscription:
+        backend = self._broadcast._open()
+        await backend.join(self._subscription, self._history)
+        return self._subscription
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._broadcast._backend.leave(self._subscription)
+        self._subscription.end("left")
+
+
+class Broadcast:
+    """Channels of messages, delivered by the backend ``url`` names; see the module's
+    docstring. ``keep`` is how many messages each channel keeps for ``history``."""
+
+    def __init__(self, url: str = "memory://", *, keep: int | None = None) -> None:
+        scheme, separator, _ = url.partition("://") if isinstance(url, str) else ("", "", "")
+        make = BACKENDS.get(scheme) if separator else None
+        if make is None:
+            schemes = ", ".join(f"'{name}://'" for name in BACKENDS)
+            raise InvalidHandler(f"Broadcast expected a URL starting with {schemes}, got {url!r}")
+        if keep is not None and (type(keep) is not int or keep < 0):
+            raise InvalidHandler(f"Broadcast expected keep to be an int >= 0, got {keep!r}")
+        self.url = url
+        self._backend = make(url, keep, scheme)
+        self._closed = False
+
+    @property
+    def keep(self) -> int:
+        """How many messages each channel keeps for subscribers asking for ``history``."""
+        return self._backend.keep
+
+    async def publish(self, channel: str, message: Any) -> None:
+        """Deliver ``message`` to every subscriber of ``channel``, in every process the
+        backend reaches. Never waits for a subscriber."""
+        self._open()
+        await self._backend.publish(channel, message)
+
+    def subscribe(
+        self,
+        channel: str,
+        *,
+        buffer: int = 100,
+        policy: Policy = "drop_oldest",
+        history: int = 0,
+    ) -> _Subscribing:
+        """Subscribe to ``channel`` for an ``async with`` block, first receiving up to
+        ``history`` of its latest messages; see ``Subscription``."""
+        if not isinstance(channel, str) or not channel:
+            raise InvalidHandler(f"subscribe expected a non-empty str channel, got {channel!r}")
+        if type(buffer) is not int or buffer < 1:
+            raise InvalidHandler(f"subscribe expected a positive int buffer, got {buffer!r}")
+        if policy not in POLICIES:
+            raise InvalidHandler(
+                f"subscribe expected a policy in {', '.join(POLICIES)}, got {policy!r}"
+            )
+        if type(history) is not int or history < 0:
+            raise InvalidHandler(f"subscribe expected history to be an int >= 0, got {history!r}")
+        if history > buffer:
+            raise InvalidHandler(
+                f"subscribe expected history ({history}) to fit in the buffer ({buffer})"
+            )
+        if history > self.keep:
+            raise InvalidHandler(
+                f"subscribe asked for history={history}, but this broadcast keeps "
+                f"{self.keep} messages a channel: Broadcast({self.url!r}, keep=...)"
+            )
+        return _Subscribing(self, Subscription(channel, buffer, policy), history)
+
+    def subscribers(self, channel: str) -> int:
+        """How many subscriptions ``channel`` has in this process now."""
+        return self._backend.fanout.count(channel)
+
+    def _open(self) -> Backend:
+        if self._closed:
+            raise BroadcastError(f"Broadcast({self.url!r}) is closed")
+        return self._backend
+
+    async def aclose(self) -> None:
+        """End every subscription and close the backend's connections; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._backend.fanout.end_all("broadcast closed")
+        await self._backend.aclose()
+
+    async def __aenter__(self) -> Broadcast:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"Broadcast({self.url!r}, keep={self.keep})"

@@ -1,0 +1,82 @@
+"""What both Redis backends share: importing redis-py, clients, errors, backoff, tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import random
+from collections.abc import Coroutine
+from typing import Any
+
+from ..errors import BroadcastError, InvalidHandler
+
+__all__ = ["Backoff", "background", "broker_errors", "client", "redis_url", "unreachable"]
+
+logger = logging.getLogger("shallot_ws")
+
+
+def _redis() -> Any:
+    try:
+        import redis.asyncio
+    except ImportError:  # pragma: no cover - the test extra installs redis
+        raise InvalidHandler(
+            "a redis:// broadcast needs redis-py: pip install 'shallot_ws[redis]'"
+        ) from None
+    return redis.asyncio
+
+
+def broker_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean the broker is unreachable (redis-py's and the OS's)."""
+    import redis.exceptions
+
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+def redis_url(url: str, scheme: str) -> str:
+    """``url`` with shallot_ws's scheme (``redis-stream``) turned into redis-py's."""
+    tls = scheme.startswith("rediss")
+    return ("rediss" if tls else "redis") + url[len(scheme) :]
+
+
+def client(url: str, **options: Any) -> Any:
+    """A redis-py asyncio client for ``url`` that fails fast when the broker is down."""
+    options.setdefault("socket_connect_timeout", 2.0)
+    return _redis().Redis.from_url(url, **options)
+
+
+def unreachable(url: str, what: str, error: BaseException) -> BroadcastError:
+    """The error a handler sees when ``what`` could not reach the broker at ``url``."""
+    return BroadcastError(f"{what}: the broker at {url} is unreachable ({error})")
+
+
+def background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    """Run ``coroutine`` as the broadcast's own task, in an empty context: it belongs to the
+    broadcast, shared by every connection, not to the connection that happened to start it."""
+    loop = asyncio.get_running_loop()
+    return contextvars.Context().run(loop.create_task, coroutine, name=name)
+
+
+class Backoff:
+    """Exponential backoff with jitter between reconnection attempts: 50 ms doubling up to
+    ``cap`` seconds; ``reset`` after a success. Logs once per outage and once on recovery."""
+
+    def __init__(self, url: str, first: float = 0.05, cap: float = 2.0) -> None:
+        self.url = url
+        self.first = first
+        self.cap = cap
+        self.attempts = 0
+
+    async def wait(self, error: BaseException) -> None:
+        """Sleep before the next attempt after ``error``."""
+        if self.attempts == 0:
+            logger.warning("broadcast lost its broker at %s (%s); reconnecting", self.url, error)
+        delay = min(self.cap, self.first * 2**self.attempts)
+        self.attempts += 1
+        await asyncio.sleep(delay * (0.5 + random.random() / 2))
+
+    def reset(self) -> None:
+        """The broker answered: the next outage starts from the first delay again."""
+        if self.attempts:
+            logger.warning("broadcast reconnected to %s after %d attempts", self.url, self.attempts)
+        self.attempts = 0

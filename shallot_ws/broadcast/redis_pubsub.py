@@ -1,0 +1,110 @@
+"""``redis://``: Redis pub/sub between processes. At most once: a message published while a
+process's connection to Redis is broken never reaches that process's subscribers, and
+nothing tells them; use ``redis-stream://`` where that matters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from ..errors import InvalidHandler
+from ._redis import Backoff, background, broker_errors, client, redis_url, unreachable
+from .codec import decode, encode
+from .subscription import Fanout, Subscription
+
+__all__ = ["RedisPubSubBackend"]
+
+
+class RedisPubSubBackend:
+    """One Redis connection publishes, one listens to every channel this process has
+    subscribers for; what it hears is offered to them. Reconnects with backoff and
+    subscribes again to its channels when the connection breaks."""
+
+    def __init__(self, url: str, keep: int, scheme: str = "redis") -> None:
+        if keep:
+            raise InvalidHandler(
+                f"a redis:// broadcast (pub/sub) keeps no messages, got keep={keep}; "
+                "use redis-stream:// for history"
+            )
+        self.url = url
+        self.keep = 0
+        self.fanout = Fanout()
+        self._redis = client(redis_url(url, scheme))
+        self._pubsub = self._redis.pubsub()
+        self._errors = broker_errors()
+        self._reader: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def publish(self, channel: str, message: Any) -> None:
+        """PUBLISH ``message`` on ``channel``."""
+        payload = encode(message)
+        try:
+            await self._redis.publish(channel, payload)
+        except self._errors as error:
+            raise unreachable(self.url, f"publish to {channel!r}", error) from error
+
+    async def join(self, subscription: Subscription, history: int) -> None:
+        """Register ``subscription``; SUBSCRIBE its channel if it is the first here."""
+        if history:
+            raise InvalidHandler(
+                f"a redis:// broadcast (pub/sub) has no history, got history={history}; "
+                "use redis-stream://"
+            )
+        if not self.fanout.add(subscription):
+            return
+        try:
+            await self._pubsub.subscribe(subscription.channel)
+        except self._errors as error:
+            self.fanout.remove(subscription)
+            raise unreachable(self.url, f"subscribe to {subscription.channel!r}", error) from error
+        if self._reader is None:
+            self._reader = background(self._read(), "shallot_ws broadcast: redis pub/sub")
+
+    def leave(self, subscription: Subscription) -> None:
+        """Unregister ``subscription``; UNSUBSCRIBE its channel (in the background) if it
+        was the last here, so leaving never waits on the broker."""
+        if self.fanout.remove(subscription):
+            task = background(self._unsubscribe(subscription.channel), "shallot_ws unsubscribe")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _unsubscribe(self, channel: str) -> None:
+        if self.fanout.count(channel):  # someone joined again meanwhile
+            return
+        # A broken connection: the reconnection subscribes only to channels still wanted.
+        with contextlib.suppress(*self._errors):
+            await self._pubsub.unsubscribe(channel)
+
+    async def _read(self) -> None:
+        backoff = Backoff(self.url)
+        while True:
+            try:
+                message = await self._pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=None
+                )
+            except self._errors as error:
+                await backoff.wait(error)
+                self._forget_stale()
+                continue
+            backoff.reset()
+            if message is not None and message["type"] == "message":
+                self.fanout.deliver(message["channel"].decode(), decode(message["data"]))
+
+    def _forget_stale(self) -> None:
+        """After a broken connection: forget channels nobody here wants any more."""
+        stale = [
+            name for name in self._pubsub.channels if name.decode() not in self.fanout.channels
+        ]
+        for name in stale:
+            self._pubsub.channels.pop(name, None)
+
+    async def aclose(self) -> None:
+        """Stop listening and close both connections."""
+        tasks = [*self._tasks, *([self._reader] if self._reader is not None else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._reader = None
+        await self._pubsub.aclose()
+        await self._redis.aclose()

@@ -1,0 +1,170 @@
+"""``redis-stream://``: Redis Streams between processes, with history and recovery.
+
+Each channel is a stream (its key is the channel name), trimmed to about ``keep`` entries.
+One connection per process reads every channel it has subscribers for with a blocking
+XREAD, remembering the id of the last entry it delivered on each; when the connection
+breaks it reconnects with backoff and reads on from those ids, so nothing that reached the
+stream is lost to a broken connection or a restart of redis-server (as far as Redis itself
+kept it: persistence is Redis's ``appendonly`` setting). A subscriber that asks for
+``history`` gets the entries up to the reader's position, then everything after it: no gap,
+no repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+from ..errors import InvalidHandler
+from ._redis import Backoff, background, broker_errors, client, redis_url, unreachable
+from .codec import decode, encode
+from .subscription import Fanout, Subscription
+
+__all__ = ["RedisStreamBackend"]
+
+_BLOCK_MS = 5_000  # a blocked XREAD returns at least this often, so a silent broker is noticed
+_COUNT = 512  # entries per stream per read
+_FIELD = b"m"
+_START = "0-0"
+
+
+def _id(entry_id: bytes | str) -> tuple[int, int]:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    milliseconds, _, sequence = text.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+class RedisStreamBackend:
+    """Channels as Redis Streams; see the module's docstring."""
+
+    def __init__(self, url: str, keep: int, scheme: str = "redis-stream") -> None:
+        if keep < 1:
+            raise InvalidHandler(
+                f"a redis-stream:// broadcast keeps at least 1 message a channel, got keep={keep}"
+            )
+        self.url = url
+        self.keep = keep
+        self.fanout = Fanout()
+        address = redis_url(url, scheme)
+        self._redis = client(address)
+        self._reading = client(
+            address, single_connection_client=True, socket_timeout=_BLOCK_MS / 1000 + 10
+        )
+        self._errors = broker_errors()
+        self._cursors: dict[str, str] = {}  # channel -> id of the last entry delivered here
+        self._starting: dict[str, asyncio.Future[None]] = {}
+        self._stashes: dict[Subscription, list[Any]] = {}  # live entries while history loads
+        # The reader also reads a stream of its own, which join() writes to when the set of
+        # channels changes: a blocked XREAD wakes even if the write came before it blocked.
+        self._wake_key = f"shallot_ws:wake:{uuid.uuid4().hex}"
+        self._wake_cursor = _START
+        self._reader: asyncio.Task[None] | None = None
+
+    async def publish(self, channel: str, message: Any) -> None:
+        """XADD ``message`` to ``channel``'s stream, trimming it to about ``keep`` entries."""
+        payload = encode(message)
+        try:
+            await self._redis.xadd(channel, {_FIELD: payload}, maxlen=self.keep, approximate=True)
+        except self._errors as error:
+            raise unreachable(self.url, f"publish to {channel!r}", error) from error
+
+    async def join(self, subscription: Subscription, history: int) -> None:
+        """Register ``subscription`` at the reader's position on its channel, after giving
+        it up to ``history`` entries before that position."""
+        channel = subscription.channel
+        while channel not in self._cursors:
+            starting = self._starting.get(channel)
+            if starting is not None:
+                await asyncio.shield(starting)
+                continue
+            await self._start(channel)
+        cursor = self._cursors[channel]
+        first = self.fanout.add(subscription)
+        if history:
+            self._stashes[subscription] = []
+        try:
+            if first:
+                await self._wake()
+            if history:
+                entries = await self._redis.xrevrange(channel, max=cursor, min="-", count=history)
+                for _, fields in reversed(entries):
+                    subscription.offer(decode(fields[_FIELD]))
+        except self._errors as error:
+            self.leave(subscription)
+            raise unreachable(self.url, f"subscribe to {channel!r}", error) from error
+        finally:
+            for message in self._stashes.pop(subscription, ()):
+                subscription.offer(message)
+        if self._reader is None:
+            self._reader = background(self._read(), "shallot_ws broadcast: redis streams")
+
+    async def _start(self, channel: str) -> None:
+        """The first subscriber here: read on from the stream's newest entry."""
+        starting = self._starting[channel] = asyncio.get_running_loop().create_future()
+        try:
+            newest = await self._redis.xrevrange(channel, count=1)
+        except self._errors as error:
+            raise unreachable(self.url, f"subscribe to {channel!r}", error) from error
+        else:
+            self._cursors[channel] = newest[0][0].decode() if newest else _START
+        finally:
+            del self._starting[channel]
+            starting.set_result(None)
+
+    def leave(self, subscription: Subscription) -> None:
+        """Unregister ``subscription``; the reader stops reading a channel nobody here wants."""
+        self._stashes.pop(subscription, None)
+        if self.fanout.remove(subscription):
+            del self._cursors[subscription.channel]
+
+    async def _wake(self) -> None:
+        await self._redis.xadd(self._wake_key, {b"w": b"1"}, maxlen=1, approximate=False)
+        await self._redis.expire(self._wake_key, 3600)
+
+    async def _read(self) -> None:
+        backoff = Backoff(self.url)
+        while True:
+            streams = {**self._cursors, self._wake_key: self._wake_cursor}
+            try:
+                result = await self._reading.xread(streams, count=_COUNT, block=_BLOCK_MS)
+            except self._errors as error:
+                await backoff.wait(error)
+                continue
+            backoff.reset()
+            for key, entries in result or ():
+                self._deliver(key.decode(), entries)
+
+    def _deliver(self, channel: str, entries: list[Any]) -> None:
+        if channel == self._wake_key:
+            self._wake_cursor = entries[-1][0].decode()
+            return
+        cursor = self._cursors.get(channel)
+        if cursor is None:  # everybody here left while the read was on its way
+            return
+        position = _id(cursor)
+        subscribers = self.fanout.channels.get(channel, ())
+        for entry_id, fields in entries:
+            if _id(entry_id) <= position:  # the channel was left and joined again meanwhile
+                continue
+            position = _id(entry_id)
+            self._cursors[channel] = entry_id.decode()
+            message = decode(fields[_FIELD])
+            for subscription in tuple(subscribers):
+                stash = self._stashes.get(subscription)
+                if stash is None:
+                    subscription.offer(message)
+                else:
+                    stash.append(message)
+
+    async def aclose(self) -> None:
+        """Stop reading, drop the wake stream, close both connections."""
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+            self._reader = None
+        with contextlib.suppress(*self._errors):  # the broker is gone: the key expires
+            await self._redis.delete(self._wake_key)
+        await self._reading.aclose()
+        await self._redis.aclose()

@@ -14,14 +14,20 @@ import pytest
 # is installed, so an installed shallot_ws still wins over the source tree.
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import composed_inprocess, echo_hypercorn, echo_inprocess, idle_memory
+from benchmarks import (
+    composed_inprocess,
+    echo_hypercorn,
+    echo_inprocess,
+    fanout_inprocess,
+    idle_memory,
+)
 from benchmarks._peers import PEERS
 
 
-def assert_every_peer(table: str) -> None:
+def assert_every_peer(table: str, peers: tuple[str, ...] = PEERS) -> None:
     lines = table.splitlines()
     assert lines[0].startswith("| peer ")
-    for peer in PEERS:
+    for peer in peers:
         assert any(line.startswith(f"| {peer} ") for line in lines), f"{peer} missing:\n{table}"
 
 
@@ -37,6 +43,11 @@ def test_composed_inprocess_runs():
 
 def test_idle_memory_runs():
     assert_every_peer(idle_memory.main(["--connections", "20", "--rounds", "1"]))
+
+
+def test_fanout_inprocess_runs():
+    options = ["--connections", "20", "--rounds", "1", "--publishes", "2", "--held", "50"]
+    assert_every_peer(fanout_inprocess.main(options), fanout_inprocess.PEERS)
 
 
 @pytest.mark.server

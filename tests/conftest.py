@@ -8,6 +8,8 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.redis_server import redis_server  # noqa: F401 (a fixture for every test module)
+
 settings.register_profile(
     "ci",
     derandomize=True,

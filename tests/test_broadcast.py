@@ -151,7 +151,7 @@ async def test_a_closed_broadcast_ends_its_subscriptions_and_refuses_more():
         await broadcast.aclose()
         assert [message async for message in subscription] == [1]
         assert subscription.ended_by == "broadcast closed"
-    with pytest.raises(BroadcastError, match=r"^Broadcast\('memory://'\) is closed$"):
+    with pytest.raises(BroadcastError, match=r"^Broadcast\('memory://', keep=1\) is closed$"):
         await broadcast.publish("room", 2)
     with pytest.raises(BroadcastError, match="is closed"):
         async with broadcast.subscribe("room"):

@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from ..errors import BroadcastError, InvalidHandler
+from ._redis import redacted
 from .memory import MemoryBackend
 from .subscription import POLICIES, Fanout, Policy, Subscription
 
@@ -155,7 +156,7 @@ class Broadcast:
         if history > self.keep:
             raise InvalidHandler(
                 f"subscribe asked for history={history}, but this broadcast keeps "
-                f"{self.keep} messages a channel: Broadcast({self.url!r}, keep=...)"
+                f"{self.keep} messages a channel: Broadcast({redacted(self.url)!r}, keep=...)"
             )
         return _Subscribing(self, Subscription(channel, buffer, policy), history)
 
@@ -165,7 +166,7 @@ class Broadcast:
 
     def _open(self) -> Backend:
         if self._closed:
-            raise BroadcastError(f"Broadcast({self.url!r}) is closed")
+            raise BroadcastError(f"{self!r} is closed")
         return self._backend
 
     async def aclose(self) -> None:
@@ -188,4 +189,4 @@ class Broadcast:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"Broadcast({self.url!r}, keep={self.keep})"
+        return f"Broadcast({redacted(self.url)!r}, keep={self.keep})"

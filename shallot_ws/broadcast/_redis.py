@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import BroadcastError, InvalidHandler
 
-__all__ = ["Backoff", "background", "broker_errors", "client", "redis_url", "unreachable"]
+__all__ = ["Backoff", "background", "broker_errors", "client", "redacted", "redis_url", "unreachable"]
 
 logger = logging.getLogger("shallot_ws")
 
@@ -45,9 +45,18 @@ def client(url: str, **options: Any) -> Any:
     return _redis().Redis.from_url(url, **options)
 
 
+def redacted(url: str) -> str:
+    """``url`` without its password, fit for logs and error messages."""
+    scheme, separator, rest = url.partition("://")
+    userinfo, at, address = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{separator}{userinfo.partition(':')[0]}:***@{address}"
+
+
 def unreachable(url: str, what: str, error: BaseException) -> BroadcastError:
     """The error a handler sees when ``what`` could not reach the broker at ``url``."""
-    return BroadcastError(f"{what}: the broker at {url} is unreachable ({error})")
+    return BroadcastError(f"{what}: the broker at {redacted(url)} is unreachable ({error})")
 
 
 def background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
@@ -62,7 +71,7 @@ class Backoff:
     ``cap`` seconds; ``reset`` after a success. Logs once per outage and once on recovery."""
 
     def __init__(self, url: str, first: float = 0.05, cap: float = 2.0) -> None:
-        self.url = url
+        self.url = redacted(url)
         self.first = first
         self.cap = cap
         self.attempts = 0

@@ -15,6 +15,8 @@ from .subscription import Fanout, Subscription
 
 __all__ = ["RedisPubSubBackend"]
 
+_CONFIRM_TIMEOUT = 5.0  # seconds Redis has to confirm a SUBSCRIBE
+
 
 class RedisPubSubBackend:
     """One Redis connection publishes, one listens to every channel this process has
@@ -33,8 +35,12 @@ class RedisPubSubBackend:
         self._redis = client(redis_url(url, scheme))
         self._pubsub = self._redis.pubsub()
         self._errors = broker_errors()
+        self._join_errors: tuple[type[BaseException], ...] = (*self._errors, asyncio.TimeoutError)
         self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._commands = asyncio.Lock()  # SUBSCRIBE and UNSUBSCRIBE, in the order decided
+        self._subscribed: set[str] = set()  # channels SUBSCRIBEd and not UNSUBSCRIBEd
+        self._confirmations: dict[str, asyncio.Future[None]] = {}
 
     async def publish(self, channel: str, message: Any) -> None:
         """PUBLISH ``message`` on ``channel``."""
@@ -45,21 +51,29 @@ class RedisPubSubBackend:
             raise unreachable(self.url, f"publish to {channel!r}", error) from error
 
     async def join(self, subscription: Subscription, history: int) -> None:
-        """Register ``subscription``; SUBSCRIBE its channel if it is the first here."""
+        """Register ``subscription``; SUBSCRIBE its channel if it is the first here, and
+        return once Redis confirmed it: what is published from then on reaches it."""
         if history:
             raise InvalidHandler(
                 f"a redis:// broadcast (pub/sub) has no history, got history={history}; "
                 "use redis-stream://"
             )
-        if not self.fanout.add(subscription):
-            return
+        channel = subscription.channel
+        self.fanout.add(subscription)
         try:
-            await self._pubsub.subscribe(subscription.channel)
-        except self._errors as error:
-            self.fanout.remove(subscription)
-            raise unreachable(self.url, f"subscribe to {subscription.channel!r}", error) from error
-        if self._reader is None:
-            self._reader = background(self._read(), "shallot_ws broadcast: redis pub/sub")
+            async with self._commands:
+                if channel not in self._subscribed:
+                    self._confirmations[channel] = asyncio.get_running_loop().create_future()
+                    await self._pubsub.subscribe(channel)
+                    self._subscribed.add(channel)
+            if self._reader is None:
+                self._reader = background(self._read(), "shallot_ws broadcast: redis pub/sub")
+            confirmation = self._confirmations.get(channel)
+            if confirmation is not None:
+                await asyncio.wait_for(asyncio.shield(confirmation), _CONFIRM_TIMEOUT)
+        except self._join_errors as error:
+            self.leave(subscription)
+            raise unreachable(self.url, f"subscribe to {channel!r}", error) from error
 
     def leave(self, subscription: Subscription) -> None:
         """Unregister ``subscription``; UNSUBSCRIBE its channel (in the background) if it
@@ -70,32 +84,37 @@ class RedisPubSubBackend:
             task.add_done_callback(self._tasks.discard)
 
     async def _unsubscribe(self, channel: str) -> None:
-        if self.fanout.count(channel):  # someone joined again meanwhile
-            return
-        # A broken connection: the reconnection subscribes only to channels still wanted.
-        with contextlib.suppress(*self._errors):
-            await self._pubsub.unsubscribe(channel)
+        async with self._commands:
+            if self.fanout.count(channel) or channel not in self._subscribed:
+                return  # someone here joined again meanwhile
+            self._subscribed.discard(channel)
+            self._confirmations.pop(channel, None)
+            # A broken connection: the reconnection subscribes only to channels still wanted.
+            with contextlib.suppress(*self._errors):
+                await self._pubsub.unsubscribe(channel)
 
     async def _read(self) -> None:
         backoff = Backoff(self.url)
         while True:
             try:
-                message = await self._pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=None
-                )
+                message = await self._pubsub.get_message(timeout=None)
             except self._errors as error:
                 await backoff.wait(error)
                 self._forget_stale()
                 continue
             backoff.reset()
-            if message is not None and message["type"] == "message":
+            if message is None:
+                continue
+            if message["type"] == "message":
                 self.fanout.deliver(message["channel"].decode(), decode(message["data"]))
+            elif message["type"] == "subscribe":
+                confirmation = self._confirmations.pop(message["channel"].decode(), None)
+                if confirmation is not None and not confirmation.done():
+                    confirmation.set_result(None)
 
     def _forget_stale(self) -> None:
         """After a broken connection: forget channels nobody here wants any more."""
-        stale = [
-            name for name in self._pubsub.channels if name.decode() not in self.fanout.channels
-        ]
+        stale = [name for name in self._pubsub.channels if name.decode() not in self._subscribed]
         for name in stale:
             self._pubsub.channels.pop(name, None)
 

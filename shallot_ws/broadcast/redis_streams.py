@@ -28,6 +28,7 @@ _BLOCK_MS = 5_000  # a blocked XREAD returns at least this often, so a silent br
 _COUNT = 512  # entries per stream per read
 _FIELD = b"m"
 _START = "0-0"
+_CLOSE_TIMEOUT = 1.0  # seconds the reader has to stop by itself when the broadcast closes
 
 
 def _id(entry_id: bytes | str) -> tuple[int, int]:
@@ -61,6 +62,7 @@ class RedisStreamBackend:
         self._wake_key = f"shallot_ws:wake:{uuid.uuid4().hex}"
         self._wake_cursor = _START
         self._reader: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def publish(self, channel: str, message: Any) -> None:
         """XADD ``message`` to ``channel``'s stream, trimming it to about ``keep`` entries."""
@@ -125,7 +127,7 @@ class RedisStreamBackend:
 
     async def _read(self) -> None:
         backoff = Backoff(self.url)
-        while True:
+        while not self._closing:
             streams = {**self._cursors, self._wake_key: self._wake_cursor}
             try:
                 result = await self._reading.xread(streams, count=_COUNT, block=_BLOCK_MS)
@@ -160,10 +162,18 @@ class RedisStreamBackend:
 
     async def aclose(self) -> None:
         """Stop reading, drop the wake stream, close both connections."""
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
-            self._reader = None
+        self._closing = True
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            # Wake the reader rather than cancel it inside XREAD: redis-py can hang on a
+            # command cancelled mid-read. A cancel is the fallback (a broker that is down).
+            with contextlib.suppress(*self._errors):
+                await asyncio.wait_for(self._wake(), _CLOSE_TIMEOUT)
+            try:
+                await asyncio.wait_for(asyncio.shield(reader), _CLOSE_TIMEOUT)
+            except asyncio.TimeoutError:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
         with contextlib.suppress(*self._errors):  # the broker is gone: the key expires
             await self._redis.delete(self._wake_key)
         await self._reading.aclose()

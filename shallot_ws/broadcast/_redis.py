@@ -11,7 +11,15 @@ from typing import Any
 
 from ..errors import BroadcastError, InvalidHandler
 
-__all__ = ["Backoff", "background", "broker_errors", "client", "redacted", "redis_url", "unreachable"]
+__all__ = [
+    "Backoff",
+    "background",
+    "broker_errors",
+    "client",
+    "redacted",
+    "redis_url",
+    "unreachable",
+]
 
 logger = logging.getLogger("shallot_ws")
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from .app import WebSocketApp, websocket
 from .auth import bearer_auth
+from .broadcast import Broadcast
 from .compose import MappedReceiver, compose, relay
 from .errors import (
+    BroadcastError,
     InvalidHandler,
     InvalidMessage,
     InvalidMessageType,
@@ -16,6 +18,7 @@ from .errors import (
     WSDisconnect,
 )
 from .guards import guarded
+from .merge import every, merge
 from .messages import ws_accept, ws_close, ws_deny, ws_send
 from .middlewares import (
     wrap_errors,
@@ -32,6 +35,8 @@ from .scope import MultiDict
 from .subprotocols import select_subprotocol
 
 __all__ = [
+    "Broadcast",
+    "BroadcastError",
     "InvalidHandler",
     "InvalidMessage",
     "InvalidMessageType",
@@ -48,7 +53,9 @@ __all__ = [
     "allow_origins",
     "bearer_auth",
     "compose",
+    "every",
     "guarded",
+    "merge",
     "mount",
     "relay",
     "route",

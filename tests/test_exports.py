@@ -13,6 +13,8 @@ PACKAGE = pathlib.Path(shallot_ws.__file__).parent
 
 def test_public_names_are_pinned():
     assert sorted(shallot_ws.__all__) == [
+        "Broadcast",
+        "BroadcastError",
         "InvalidHandler",
         "InvalidMessage",
         "InvalidMessageType",
@@ -29,7 +31,9 @@ def test_public_names_are_pinned():
         "allow_origins",
         "bearer_auth",
         "compose",
+        "every",
         "guarded",
+        "merge",
         "mount",
         "relay",
         "route",

@@ -9,8 +9,9 @@ The broadcast between connections comes from one environment variable,
 ``SHALLOT_WS_CHAT_BROADCAST`` (default ``memory://``: this process only). Point it at Redis
 and several server processes share their rooms::
 
-    SHALLOT_WS_CHAT_BROADCAST=redis-stream://127.0.0.1:6379/0 hypercorn examples.chat:app -b :8000
-    SHALLOT_WS_CHAT_BROADCAST=redis-stream://127.0.0.1:6379/0 hypercorn examples.chat:app -b :8001
+    export SHALLOT_WS_CHAT_BROADCAST=redis-stream://127.0.0.1:6379/0
+    python3 -m hypercorn examples.chat:app --bind 127.0.0.1:8000 &
+    python3 -m hypercorn examples.chat:app --bind 127.0.0.1:8001
 
 ``redis-stream://`` keeps each room's last 50 messages for newcomers; ``redis://`` (pub/sub)
 works too, without history. Tests build the app over a broadcast of their own with

@@ -125,11 +125,17 @@ def run_blocks(path: Path, blocks: list[tuple[int, str]]) -> None:
 
 
 @pytest.mark.parametrize("path", doc_files(), ids=lambda path: str(path.relative_to(ROOT)))
-def test_doc_snippets_run(path: Path) -> None:
-    """Every python block of the file runs without error (their asserts included)."""
-    blocks = python_blocks(path.read_text(encoding="utf-8"))
+def test_doc_snippets_run(
+    path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every python block of the file runs without error (their asserts included). A page
+    that reads ``REDIS_URL`` gets a real redis-server, started for it."""
+    text = path.read_text(encoding="utf-8")
+    blocks = python_blocks(text)
     if not blocks:
         pytest.skip(f"{path.relative_to(ROOT)} has no python blocks")
+    if any("REDIS_URL" in source for _, source in blocks):
+        monkeypatch.setenv("REDIS_URL", request.getfixturevalue("redis_server").url)
     run_blocks(path, blocks)
 
 

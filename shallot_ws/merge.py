@@ -18,41 +18,93 @@ that raises ends the merge with that exception, after the same clean-up. Leaving
 ``async with`` block early (a ``break``, a yielded close, the driver closing the handler,
 a cancellation) cleans up the same way, in the same task: nothing outlives the connection.
 Items already read into the merge but not yet taken are dropped then: a handler that goes
-on reading the receiver after leaving the merge early may miss up to ``buffer`` frames.
+on reading the receiver after leaving the merge early may miss up to ``buffer`` frames (a
+subscription's messages stay in the subscription: the merge never takes them ahead).
 
-Each source is read by a small task into one bounded queue (``buffer`` items); a source is
-paused while the queue is full, so a fast feed cannot use memory faster than the handler
-takes its items, and the receiver keeps its own backpressure.
+Theory of operation. A broadcast ``Subscription`` is read in the handler's own task: its
+messages are already in its bounded buffer, so ``__anext__`` takes one synchronously, and the
+subscription's buffer and policy are its only bound (nothing is read ahead). Every other
+source, the receiver included, is read by a small task into one bounded queue (``buffer``
+items); such a source is paused while the queue is full, so a fast feed cannot use memory
+faster than the handler takes its items, and the receiver keeps its own backpressure. When
+nothing is ready anywhere, ``__anext__`` awaits one future, completed by whichever comes
+first: a subscription's ``offer`` or ``end`` (through ``Subscription.notify``) or a task's
+put into the queue. When several are ready they take turns, the queue as one and each
+subscription as one, so no source starves another. A subscription that ended ends the merge
+once its buffered messages are taken; one that overflowed (the ``"end"`` policy) ends it at
+its next turn, its stale messages dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator
 from types import TracebackType
 from typing import Any
 
+from .broadcast.subscription import EMPTY, Subscription
 from .errors import InvalidHandler
 
 __all__ = ["CLIENT", "Merge", "every", "merge"]
 
 CLIENT = "client"
-_END = object()  # a source ended
-_FAILED = object()  # a source raised
+
+
+class _Last:
+    """In place of an item: its source ended (``error`` is ``None``) or raised ``error``."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+
+_ENDED = _Last()
 
 
 class Merge:
     """The merged stream of ``merge``: an async context manager and an async iterator of
     ``(source name, item)`` pairs."""
 
+    __slots__ = (
+        "_buffer",
+        "_done",
+        "_iterators",
+        "_pumped",
+        "_queue",
+        "_room",
+        "_started",
+        "_subscriptions",
+        "_tasks",
+        "_turn",
+        "_turns",
+        "_waiter",
+        "ended",
+    )
+
     def __init__(
         self, receiver: AsyncIterable[Any], sources: dict[str, AsyncIterable[Any]], buffer: int
     ) -> None:
-        self._sources: dict[str, AsyncIterable[Any]] = {CLIENT: receiver, **sources}
-        self._queue: asyncio.Queue[tuple[str, object, Any]] = asyncio.Queue(buffer)
+        self._pumped: dict[str, AsyncIterable[Any]] = {CLIENT: receiver}
+        # Who may give the next item, in turn: the queue (``None``), then each subscription.
+        self._turns: list[tuple[str, Subscription | None]] = [(CLIENT, None)]
+        self._subscriptions: list[Subscription] = []
+        for name, source in sources.items():
+            if isinstance(source, Subscription):
+                self._turns.append((name, source))
+                self._subscriptions.append(source)
+            else:
+                self._pumped[name] = source
+        self._turn = 0  # the index in ``_turns`` of the first to ask next time
+        self._queue: deque[tuple[str, Any]] = deque()  # what the tasks read, at most ``buffer``
+        self._buffer = buffer
+        self._room: list[asyncio.Future[None]] = []  # tasks waiting for room in the queue
+        self._waiter: asyncio.Future[None] | None = None  # the handler waits on it
         self._tasks: list[asyncio.Task[None]] = []
-        self._iterators: list[AsyncIterator[Any]] = []
+        self._iterators: list[AsyncIterator[Any]] = []  # the tasks' ones, but the receiver's
         self._done = False
+        self._started = False
         self.ended: str | None = None  # the source whose end ended the merge
 
     async def __aenter__(self) -> Merge:
@@ -72,47 +124,96 @@ class Merge:
         return self
 
     async def __anext__(self) -> tuple[str, Any]:
+        turns = self._turns
+        count = len(turns)
+        queue = self._queue
         while not self._done:
-            name, kind, item = await self._queue.get()
-            if kind is None:
-                return name, item
-            if kind is _END:
+            index = self._turn
+            for _ in turns:  # each in turn, from ``_turn``: the first with something ready
+                name, subscription = turns[index]
+                index += 1
+                if index == count:
+                    index = 0
+                if subscription is None:
+                    if not queue:
+                        continue
+                    name, item = queue.popleft()
+                    if self._room:
+                        self._make_room()
+                else:
+                    try:
+                        item = subscription.take()
+                    except StopAsyncIteration:
+                        item = _ENDED
+                    if item is EMPTY:
+                        continue
+                self._turn = index
+                if type(item) is not _Last:
+                    return name, item
+                if item.error is not None:
+                    await self.aclose()  # a source raised: stop the others, then raise it
+                    raise item.error
                 self.ended = name
-                break
-            await self.aclose()  # a source raised: stop the others, then raise it
-            raise item
-        await self.aclose()
+                await self.aclose()
+                raise StopAsyncIteration
+            # Nothing ready anywhere: wait for the first that is.
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            for subscription in self._subscriptions:
+                subscription.notify(waiter)
+            await waiter
         raise StopAsyncIteration
 
     def _start(self) -> None:
-        if self._tasks or self._done:
+        if self._started or self._done:
             return
+        self._started = True
         loop = asyncio.get_running_loop()
-        for name, source in self._sources.items():
+        for name, source in self._pumped.items():
             iterator = source.__aiter__()
-            self._iterators.append(iterator)
+            if name != CLIENT:
+                self._iterators.append(iterator)
             self._tasks.append(loop.create_task(self._pump(name, iterator)))
 
     async def _pump(self, name: str, iterator: AsyncIterator[Any]) -> None:
-        put = self._queue.put
         try:
             async for item in iterator:
-                await put((name, None, item))
+                await self._put(name, item)
         except Exception as exc:
-            await put((name, _FAILED, exc))
+            await self._put(name, _Last(exc))
         else:
-            await put((name, _END, None))
+            await self._put(name, _ENDED)
+
+    async def _put(self, name: str, item: Any) -> None:
+        """Queue ``item`` once there is room, and wake the handler if it waits."""
+        while len(self._queue) >= self._buffer:
+            room = asyncio.get_running_loop().create_future()
+            self._room.append(room)
+            await room
+        self._queue.append((name, item))
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _make_room(self) -> None:
+        """An item was taken: the tasks waiting to put theirs may try again."""
+        for room in self._room:
+            if not room.done():
+                room.set_result(None)
+        self._room.clear()
 
     async def aclose(self) -> None:
-        """Stop every source: cancel the pending reads, await the tasks, close the sources."""
+        """Stop every source: cancel the pending reads, await the tasks, close the sources.
+        Subscriptions are left as they are (their own ``async with`` ends them)."""
         if self._done:
             return
         self._done = True
+        for subscription in self._subscriptions:
+            subscription.notify(None)
         for task in self._tasks:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks)
-        for iterator in self._iterators[1:]:  # the receiver is the connection's, not ours
+        for iterator in self._iterators:  # the receiver is the connection's, not ours
             close = getattr(iterator, "aclose", None)
             if close is not None:
                 await close()
@@ -124,7 +225,8 @@ def merge(
     """Merge the client's frames (``receiver``, named "client") with other async iterables.
 
     Use as ``async with merge(receiver, feed=..., tick=every(1)) as events: async for
-    source, item in events:``. ``buffer`` bounds the items read ahead of the handler.
+    source, item in events:``. ``buffer`` bounds the items read ahead of the handler; a
+    broadcast ``Subscription`` is never read ahead (its own buffer bounds it).
     """
     if CLIENT in sources:
         raise InvalidHandler(f"merge expected source names other than {CLIENT!r}, got {CLIENT!r}")

@@ -5,6 +5,12 @@ when the buffer is full applies the subscriber's declared policy — ``"drop_old
 the newest), ``"drop_newest"``, or ``"end"`` (the subscription ends and ``overflowed`` is
 set, so the handler can close the socket with 1013). Every message a policy drops is
 counted in ``dropped``.
+
+Reading is synchronous at heart: ``take()`` hands out the next message at once, or ``EMPTY``
+when none is buffered yet. A reader that must wait registers a future with ``notify``; the
+next ``offer`` or ``end`` completes it. ``async for`` does exactly that, and so does
+``merge`` (merge.py), which waits on one future for all its sources at once instead of
+running a task per subscription.
 """
 
 from __future__ import annotations
@@ -14,10 +20,20 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Literal
 
-__all__ = ["POLICIES", "Fanout", "Policy", "Subscription"]
+__all__ = ["EMPTY", "POLICIES", "Fanout", "Policy", "Subscription"]
 
 Policy = Literal["drop_oldest", "drop_newest", "end"]
 POLICIES: tuple[Policy, ...] = ("drop_oldest", "drop_newest", "end")
+
+
+class _Empty:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EMPTY"
+
+
+EMPTY: Any = _Empty()  # ``Subscription.take()``: no message buffered yet, wait with ``notify``
 
 
 class Subscription:
@@ -55,6 +71,28 @@ class Subscription:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def notify(self, waiter: asyncio.Future[None] | None) -> None:
+        """Complete ``waiter`` (with ``None``) at the next ``offer`` or ``end``, unless it is
+        done by then: how a reader waits for this subscription without a task of its own.
+        One waiter at a time, the last one given; ``None`` forgets it. The same future may
+        be given to other sources too, so that one ``await`` waits for whichever is first."""
+        self._waiter = waiter
+
+    def take(self) -> Any:
+        """The next message without waiting, or ``EMPTY`` if none is buffered yet (wait with
+        ``notify``, then take again). Raises ``StopAsyncIteration`` once the subscription is
+        over: ended and every buffered message taken, or at once after an overflow (with the
+        ``"end"`` policy what was buffered is stale, and the socket should close)."""
+        messages = self._messages
+        if self.overflowed:
+            messages.clear()
+            raise StopAsyncIteration
+        if messages:
+            return messages.popleft()
+        if self._ended:
+            raise StopAsyncIteration
+        return EMPTY
+
     def end(self, why: str = "ended") -> None:
         """End the subscription: iteration stops once the buffered messages are taken."""
         if self._ended:
@@ -74,18 +112,16 @@ class Subscription:
         return self
 
     async def __anext__(self) -> Any:
-        while not self._messages:
-            if self._ended:
-                raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
+        message = self.take()
+        while message is EMPTY:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.notify(waiter)
             try:
-                await self._waiter
+                await waiter
             finally:
-                self._waiter = None
-        if self.overflowed:  # "end": what was buffered is stale, the socket should close
-            self._messages.clear()
-            raise StopAsyncIteration
-        return self._messages.popleft()
+                self.notify(None)
+            message = self.take()
+        return message
 
     def __repr__(self) -> str:
         return (

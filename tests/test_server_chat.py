@@ -18,7 +18,6 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from examples.chat import ENV
-from tests.redis_server import redis_server  # noqa: F401
 from tests.serving import http_get, server_fixture
 
 pytestmark = pytest.mark.server
@@ -52,12 +51,15 @@ def message(user: str, text: str) -> dict[str, str]:
     return {"type": "message", "user": user, "text": text}
 
 
-def two_processes(serve, url: str):
+def two_processes(serve, url: str, second_server: str = "hypercorn"):
     env = {ENV: url}
-    return serve("examples.chat:app", env=env), serve("examples.chat:app", env=env)
+    return (
+        serve("examples.chat:app", env=env),
+        serve("examples.chat:app", server=second_server, env=env),
+    )
 
 
-async def test_two_processes_share_a_room_through_redis_streams(serve, redis_server):  # noqa: F811
+async def test_two_processes_share_a_room_through_redis_streams(serve, redis_server):
     first, second = two_processes(serve, redis_server.url.replace("redis://", "redis-stream://"))
     assert first.port != second.port
     async with connect(first.ws_url("/rooms/blue?name=ada"), open_timeout=TIMEOUT) as ada:
@@ -87,8 +89,26 @@ async def test_two_processes_share_a_room_through_redis_streams(serve, redis_ser
             assert await frame(ada) == presence("ada", "cid")
 
 
+async def test_a_hypercorn_and_a_uvicorn_process_share_a_room(serve, redis_server):
+    url = redis_server.url.replace("redis://", "redis-stream://")
+    first, second = two_processes(serve, url, second_server="uvicorn")
+    async with connect(first.ws_url("/rooms/red?name=ada"), open_timeout=TIMEOUT) as ada:
+        assert [await frame(ada), await frame(ada)] == [history(), presence("ada")]
+        await say(ada, "from hypercorn")
+        assert await frame(ada) == message("ada", "from hypercorn")
+        async with connect(second.ws_url("/rooms/red?name=bob"), open_timeout=TIMEOUT) as bob:
+            assert await frame(bob) == history(message("ada", "from hypercorn"))
+            assert await frame(bob) == presence("bob")
+            assert await frame(bob) == presence("ada", "bob")
+            assert await frame(ada) == presence("ada", "bob")
+            await say(bob, "from uvicorn")
+            assert await frame(bob) == message("bob", "from uvicorn")
+            assert await frame(ada) == message("bob", "from uvicorn")
+        assert await frame(ada) == presence("ada")
+
+
 async def test_two_processes_share_a_room_through_redis_pubsub_without_history(
-    serve, redis_server  # noqa: F811
+    serve, redis_server
 ):
     first, second = two_processes(serve, redis_server.url)
     async with connect(first.ws_url("/rooms/blue?name=ada"), open_timeout=TIMEOUT) as ada:
@@ -134,7 +154,7 @@ async def test_on_the_memory_backend_the_page_and_a_round_trip(serve):
 
 
 async def test_a_process_that_shuts_down_takes_its_members_out_of_the_others_lists(
-    serve, redis_server  # noqa: F811
+    serve, redis_server
 ):
     first, second = two_processes(serve, redis_server.url.replace("redis://", "redis-stream://"))
     async with connect(first.ws_url("/rooms/blue?name=ada"), open_timeout=TIMEOUT) as ada, \

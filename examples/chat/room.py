@@ -14,11 +14,10 @@ the connection stays; a frame that is not JSON closes it with 1007 ("invalid JSO
 
 **History.** Chat messages go on the room's messages channel, and nothing else does, so the
 last 50 kept by the broadcast (``Broadcast(url, keep=50)``) are the last 50 chat messages,
-however many people came and went. A newcomer subscribes with ``history=50``; right after
-the subscription joins, the handler offers it a local marker, so everything before the
-marker is what the room had when it joined (sent as one ``history`` frame, the last 50,
-oldest first) and everything after it is live: no gap, no repeat. ``redis://`` (pub/sub)
-keeps nothing: there, history is always empty.
+however many people came and went. A newcomer subscribes with ``history=50``: the
+subscription's ``history`` is what the room had when it joined (sent as one ``history``
+frame, oldest first) and its iteration everything after: no gap, no repeat. ``redis://``
+(pub/sub) keeps nothing: there, history is always empty.
 
 **Presence** must span processes, and a broadcast has channels, not shared state, so each
 connection keeps its own view (``presence.Members``), fed by events on the room's presence
@@ -79,9 +78,6 @@ CHAT_BUFFER = 100  # messages a client may fall behind before it is closed with 
 PRESENCE_BUFFER = 1000  # presence events waiting for one connection (then the oldest go)
 MAX_FRAME = 16 * 1024  # bytes: a message of MAX_TEXT characters, JSON-escaped, fits
 
-_JOINED = object()  # offered to a new chat subscription: the kept messages end there
-
-
 async def check_user(scope: Scope) -> Denial | None:
     """The route's guard: the room's name and the user's, or HTTP 400 saying what is wrong."""
     try:
@@ -89,18 +85,6 @@ async def check_user(scope: Scope) -> Denial | None:
         scope["user"] = name_from_query(scope["query_string"])
     except ValueError as error:
         return ws_deny(400, str(error))
-    return None
-
-
-async def _kept(chat: Subscription) -> list[Any] | None:
-    """What ``chat`` holds right after joining: the room's last messages, oldest first
-    (``None`` if the subscription ended instead)."""
-    chat.offer(_JOINED)
-    kept: list[Any] = []
-    async for message in chat:  # all buffered: no waiting
-        if message is _JOINED:
-            return kept[-HISTORY:]
-        kept.append(message)
     return None
 
 
@@ -139,11 +123,7 @@ def chat_room(broadcast: Broadcast, heartbeat: float = HEARTBEAT) -> HandlerFunc
         async with broadcast.subscribe(
             messages_channel, buffer=CHAT_BUFFER, policy="end", history=history
         ) as chat, broadcast.subscribe(presence_channel, buffer=PRESENCE_BUFFER) as presence:
-            kept = await _kept(chat)
-            if kept is None:
-                yield _ended(chat)
-                return
-            yield history_frame(kept)
+            yield history_frame(chat.history)
             yield presence_frame(members.names())
             await _publish(broadcast, presence_channel, presence_event("join", me, user))
             try:

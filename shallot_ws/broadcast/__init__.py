@@ -11,7 +11,8 @@
 The backend is chosen by URL:
 
 - ``memory://`` (the default): within this process, nothing to install. ``keep=N`` keeps
-  the last N messages of each channel for subscribers that ask for ``history``.
+  the last N messages of each channel for subscribers that ask for ``history``
+  (``subscribe(channel, history=N)``; they are in ``subscription.history``).
 - ``redis://host:port/db``: Redis pub/sub (``pip install 'shallot_ws[redis]'``), at most
   once: what is published while a process is cut off from Redis never reaches it.
 - ``redis-stream://host:port/db``: Redis Streams, each channel trimmed to about ``keep``
@@ -49,7 +50,7 @@ class Backend(Protocol):
     fanout: Fanout
 
     async def publish(self, channel: str, message: Any) -> None: ...
-    async def join(self, subscription: Subscription, history: int) -> None: ...
+    async def join(self, subscription: Subscription, history: int) -> list[Any]: ...
     def leave(self, subscription: Subscription) -> None: ...
     async def aclose(self) -> None: ...
 
@@ -89,7 +90,7 @@ class _Subscribing:
 
     async def __aenter__(self) -> Subscription:
         backend = self._broadcast._open()
-        await backend.join(self._subscription, self._history)
+        self._subscription.history = await backend.join(self._subscription, self._history)
         return self._subscription
 
     async def __aexit__(
@@ -119,6 +120,11 @@ class Broadcast:
         self._closed = False
 
     @property
+    def closed(self) -> bool:
+        """Whether ``aclose`` was called: no more publishing or subscribing."""
+        return self._closed
+
+    @property
     def keep(self) -> int:
         """How many messages each channel keeps for subscribers asking for ``history``."""
         return self._backend.keep
@@ -137,8 +143,9 @@ class Broadcast:
         policy: Policy = "drop_oldest",
         history: int = 0,
     ) -> _Subscribing:
-        """Subscribe to ``channel`` for an ``async with`` block, first receiving up to
-        ``history`` of its latest messages; see ``Subscription``."""
+        """Subscribe to ``channel`` for an ``async with`` block. The subscription iterates
+        the messages published from then on; ``subscription.history`` holds up to
+        ``history`` of the messages before, oldest first. See ``Subscription``."""
         if not isinstance(channel, str) or not channel:
             raise InvalidHandler(f"subscribe expected a non-empty str channel, got {channel!r}")
         if type(buffer) is not int or buffer < 1:
@@ -149,10 +156,6 @@ class Broadcast:
             )
         if type(history) is not int or history < 0:
             raise InvalidHandler(f"subscribe expected history to be an int >= 0, got {history!r}")
-        if history > buffer:
-            raise InvalidHandler(
-                f"subscribe expected history ({history}) to fit in the buffer ({buffer})"
-            )
         if history > self.keep:
             raise InvalidHandler(
                 f"subscribe asked for history={history}, but this broadcast keeps "

@@ -30,13 +30,13 @@ class MemoryBackend:
             kept.append(message)
         self.fanout.deliver(channel, message)
 
-    async def join(self, subscription: Subscription, history: int) -> None:
-        """Register ``subscription``, first giving it up to ``history`` kept messages."""
-        if history:
-            kept = tuple(self._history.get(subscription.channel, ()))
-            for message in kept[len(kept) - history :] if history < len(kept) else kept:
-                subscription.offer(message)
+    async def join(self, subscription: Subscription, history: int) -> list[Any]:
+        """Register ``subscription``; the last ``history`` kept messages, oldest first."""
         self.fanout.add(subscription)
+        if not history:
+            return []
+        kept = self._history.get(subscription.channel, ())
+        return list(kept)[-history:]
 
     def leave(self, subscription: Subscription) -> None:
         """Unregister ``subscription``."""

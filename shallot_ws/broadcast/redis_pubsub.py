@@ -50,7 +50,7 @@ class RedisPubSubBackend:
         except self._errors as error:
             raise unreachable(self.url, f"publish to {channel!r}", error) from error
 
-    async def join(self, subscription: Subscription, history: int) -> None:
+    async def join(self, subscription: Subscription, history: int) -> list[Any]:
         """Register ``subscription``; SUBSCRIBE its channel if it is the first here, and
         return once Redis confirmed it: what is published from then on reaches it."""
         if history:
@@ -74,6 +74,7 @@ class RedisPubSubBackend:
         except self._join_errors as error:
             self.leave(subscription)
             raise unreachable(self.url, f"subscribe to {channel!r}", error) from error
+        return []
 
     def leave(self, subscription: Subscription) -> None:
         """Unregister ``subscription``; UNSUBSCRIBE its channel (in the background) if it

@@ -6,8 +6,8 @@ XREAD, remembering the id of the last entry it delivered on each; when the conne
 breaks it reconnects with backoff and reads on from those ids, so nothing that reached the
 stream is lost to a broken connection or a restart of redis-server (as far as Redis itself
 kept it: persistence is Redis's ``appendonly`` setting). A subscriber that asks for
-``history`` gets the entries up to the reader's position, then everything after it: no gap,
-no repeat.
+``history`` gets the entries up to the reader's position, and its iteration everything
+after it: no gap, no repeat.
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ class RedisStreamBackend:
         self._errors = broker_errors()
         self._cursors: dict[str, str] = {}  # channel -> id of the last entry delivered here
         self._starting: dict[str, asyncio.Future[None]] = {}
-        self._stashes: dict[Subscription, list[Any]] = {}  # live entries while history loads
         # The reader also reads a stream of its own, which join() writes to when the set of
         # channels changes: a blocked XREAD wakes even if the write came before it blocked.
         self._wake_key = f"shallot_ws:wake:{uuid.uuid4().hex}"
@@ -72,9 +71,10 @@ class RedisStreamBackend:
         except self._errors as error:
             raise unreachable(self.url, f"publish to {channel!r}", error) from error
 
-    async def join(self, subscription: Subscription, history: int) -> None:
-        """Register ``subscription`` at the reader's position on its channel, after giving
-        it up to ``history`` entries before that position."""
+    async def join(self, subscription: Subscription, history: int) -> list[Any]:
+        """Register ``subscription`` at the reader's position on its channel; the (up to)
+        ``history`` entries up to that position, oldest first. Whatever the reader delivers
+        meanwhile is after that position: no gap, no repeat."""
         channel = subscription.channel
         while channel not in self._cursors:
             starting = self._starting.get(channel)
@@ -84,23 +84,18 @@ class RedisStreamBackend:
             await self._start(channel)
         cursor = self._cursors[channel]
         first = self.fanout.add(subscription)
-        if history:
-            self._stashes[subscription] = []
         try:
             if first:
                 await self._wake()
+            entries = []
             if history:
                 entries = await self._redis.xrevrange(channel, max=cursor, min="-", count=history)
-                for _, fields in reversed(entries):
-                    subscription.offer(decode(fields[_FIELD]))
         except self._errors as error:
             self.leave(subscription)
             raise unreachable(self.url, f"subscribe to {channel!r}", error) from error
-        finally:
-            for message in self._stashes.pop(subscription, ()):
-                subscription.offer(message)
         if self._reader is None:
             self._reader = background(self._read(), "shallot_ws broadcast: redis streams")
+        return [decode(fields[_FIELD]) for _, fields in reversed(entries)]
 
     async def _start(self, channel: str) -> None:
         """The first subscriber here: read on from the stream's newest entry."""
@@ -117,7 +112,6 @@ class RedisStreamBackend:
 
     def leave(self, subscription: Subscription) -> None:
         """Unregister ``subscription``; the reader stops reading a channel nobody here wants."""
-        self._stashes.pop(subscription, None)
         if self.fanout.remove(subscription):
             del self._cursors[subscription.channel]
 
@@ -154,11 +148,7 @@ class RedisStreamBackend:
             self._cursors[channel] = entry_id.decode()
             message = decode(fields[_FIELD])
             for subscription in tuple(subscribers):
-                stash = self._stashes.get(subscription)
-                if stash is None:
-                    subscription.offer(message)
-                else:
-                    stash.append(message)
+                subscription.offer(message)
 
     async def aclose(self) -> None:
         """Stop reading, drop the wake stream, close both connections."""

@@ -40,7 +40,8 @@ class Subscription:
     """One subscriber's view of a channel: an async iterator of its messages, with a bounded
     buffer. ``dropped`` counts messages lost to the policy; ``overflowed`` is set when the
     ``"end"`` policy ended it; ``ended_by`` names why it ended when the backend ended it
-    (``"broadcast closed"``)."""
+    (``"broadcast closed"``); ``history`` holds, oldest first, the messages published
+    before it joined that it asked for (``subscribe(channel, history=N)``)."""
 
     def __init__(self, channel: str, buffer: int, policy: Policy) -> None:
         self.channel = channel
@@ -49,6 +50,7 @@ class Subscription:
         self.dropped = 0
         self.overflowed = False
         self.ended_by: str | None = None
+        self.history: list[Any] = []  # the earlier messages asked for with ``history=N``
         self._messages: deque[Any] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._ended = False

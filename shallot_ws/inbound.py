@@ -119,8 +119,11 @@ class Inbound:
         self._reading = True
         try:
             event = await self._receive()
-        finally:
+        except BaseException:  # cancelled (a timeout, a merge stopping): nobody reads now
             self._reading = False
+            self._look_soon()
+            raise
+        self._reading = False
         pulled = self._absorb(event)
         if pulled is None:
             self._on_gone()
@@ -157,6 +160,10 @@ class Inbound:
         self._refresh()
         if self._quiet:
             self._on_gone()  # still reading after the client left: the driver re-arms its timer
+        self._look_soon()
+
+    def _look_soon(self) -> None:
+        """The handler left the receiver: see, one loop iteration later, whether to watch."""
         if self._disconnect is None and not self._check_pending:
             self._check_pending = True
             self._loop.call_soon(self._check)

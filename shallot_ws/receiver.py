@@ -43,7 +43,11 @@ class Receiver(Inbound):
                 # The fast path: buffer empty, no watcher, client there. The handler reads
                 # inline, no task switch. While it waits here, ``ag_await`` of this generator
                 # is set: ``_check`` looks at that. Only 'websocket.receive' carries 'text'.
-                event = await receive()
+                try:
+                    event = await receive()
+                except BaseException:  # cancelled: the handler reads no more here
+                    self._look_soon()
+                    raise
                 frame = event.get("text")
                 if frame is None:
                     frame = self._absorb(event)

@@ -362,23 +362,35 @@ async def test_a_subscription_outlives_the_merge_it_was_read_in(no_leaked_tasks)
     no_leaked_tasks()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not merge's alone: the receiver's task is cancelled in its inline read, and "
-    "nothing reads for the handler after (no watcher): its client's leaving goes unnoticed",
-)
-async def test_a_handler_waiting_elsewhere_after_leaving_a_merge_is_stopped_when_its_client_leaves():
+@pytest.mark.parametrize("leave", ["merge", "timed out receive"])
+async def test_a_handler_waiting_elsewhere_after_a_cancelled_read_is_stopped_when_its_client_leaves(
+    leave,
+):
+    ended = []
+
     @websocket
     async def handler(scope, receiver):
-        async with merge(receiver) as events:
-            async for _ in events:
-                break
-        yield ws_send("left the merge")
-        await asyncio.sleep(3600)
+        if leave == "merge":  # the merge's read of the receiver is cancelled inline
+            async with merge(receiver) as events:
+                async for _ in events:
+                    break
+        else:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(receiver.receive(), 1)
+        yield ws_send("elsewhere")
+        try:
+            await asyncio.sleep(3600)
+            ended.append("slept an hour")
+        finally:
+            ended.append(asyncio.get_running_loop().time())
 
-    async with virtual_time(), connect(handler, timeout=10) as ws:
-        await ws.send("x")
-        assert await ws.receive() == "left the merge"
+    async with virtual_time():
+        async with connect(handler, timeout=10) as ws:
+            if leave == "merge":
+                await ws.send("x")
+            assert await ws.receive() == "elsewhere"
+            left = asyncio.get_running_loop().time()
+        assert len(ended) == 1 and ended[0] - left <= 1.0  # within the drain timeout
 
 
 async def test_a_source_that_raises_beside_a_subscription_ends_the_merge_with_its_error(

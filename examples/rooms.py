@@ -6,10 +6,12 @@ Each ``{"text": "..."}`` it sends reaches every client in the same room, itself 
 encodes what the handler yields: a frame that is not JSON (or not text) closes the
 connection with 1007; JSON of another shape gets ``{"error": ...}`` back.
 
-Each client has a bounded queue of outgoing messages in an in-process registry, ``ROOMS``.
-A client too slow to empty it is closed with 1013 rather than let it grow: one slow reader
-never holds memory or other clients back. The handler waits on two things at once, the
-client's next frame and its queue's next message, with ``frames_and_messages`` below.
+The room is a channel of ``broadcast``, an in-process ``Broadcast("memory://")``, and the
+handler waits on its client and its subscription at once with ``merge``. The subscription is
+made before the greeting, so a client that has its id gets every message sent after. Each
+client's backlog is bounded (``QUEUE_SIZE``, policy ``"end"``): a client too slow to keep
+up is closed with 1013 rather than let it grow, so one slow reader never holds memory or
+other clients back. Ids (c1, c2, ...) are counted per process.
 
 Run: ``python3 -m hypercorn examples.rooms:app`` and open http://127.0.0.1:8000/ in two
 browser tabs (http://127.0.0.1:8000/rooms/blue for another room): the router sends the
@@ -18,110 +20,40 @@ WebSocket to the handler and the page request to its ``fallback``.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from typing import Any
 
-from shallot_ws import WSDisconnect, compose, ws_close
+from shallot_ws import Broadcast, compose, merge, ws_close
 from shallot_ws.middlewares import wrap_json
 from shallot_ws.routing import route, router
 
 QUEUE_SIZE = 64  # messages waiting for one client before it counts as too slow
-TOO_SLOW = object()  # put into a client's queue in place of what it could not keep up with
 
-
-class Rooms:
-    """The in-process registry: for each room, each client's queue of outgoing messages."""
-
-    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
-        self.queue_size = queue_size
-        self.members: dict[str, dict[str, asyncio.Queue[Any]]] = {}
-        self._ids = itertools.count(1)
-
-    def join(self, room: str) -> tuple[str, asyncio.Queue[Any]]:
-        """Add a new client to ``room``: its id and its queue."""
-        client = f"c{next(self._ids)}"
-        queue: asyncio.Queue[Any] = asyncio.Queue(self.queue_size)
-        self.members.setdefault(room, {})[client] = queue
-        return client, queue
-
-    def leave(self, room: str, client: str) -> None:
-        """Remove ``client``; a room without clients is removed too."""
-        members = self.members.get(room, {})
-        members.pop(client, None)
-        if not members:
-            self.members.pop(room, None)
-
-    def publish(self, room: str, message: dict[str, Any]) -> None:
-        """Queue ``message`` for every client of ``room``; never waits."""
-        for queue in self.members.get(room, {}).values():
-            try:
-                queue.put_nowait(message)
-            except asyncio.QueueFull:  # too slow: drop its backlog, tell its handler to close
-                while not queue.empty():
-                    queue.get_nowait()
-                queue.put_nowait(TOO_SLOW)
-
-
-ROOMS = Rooms()
-
-
-async def frames_and_messages(
-    receiver: Any, queue: asyncio.Queue[Any]
-) -> AsyncGenerator[tuple[str, Any], None]:
-    """Yield ``("frame", frame)`` and ``("message", message)`` as they come, from the client
-    and from ``queue``, until the client leaves.
-
-    One task waits for each; closing this generator (use ``aclosing``) cancels both and
-    waits for them, so none outlives the connection. A cancellation of the caller is never
-    swallowed: it reaches the ``finally`` below and goes on.
-    """
-    frame = asyncio.ensure_future(receiver.receive())
-    message = asyncio.ensure_future(queue.get())
-    try:
-        while True:
-            await asyncio.wait((frame, message), return_when=asyncio.FIRST_COMPLETED)
-            if message.done():
-                item, message = message.result(), asyncio.ensure_future(queue.get())
-                yield "message", item
-            if frame.done():
-                try:
-                    item = frame.result()  # what wrap_json raised for a bad frame comes out here
-                except WSDisconnect:
-                    return
-                frame = asyncio.ensure_future(receiver.receive())
-                yield "frame", item
-    finally:
-        for task in (frame, message):
-            task.cancel()
-        # Wait until both have ended; return_exceptions also marks their errors as seen.
-        await asyncio.gather(frame, message, return_exceptions=True)
+broadcast = Broadcast("memory://")  # one channel per room: "room:<room>"
+client_ids = itertools.count(1)
 
 
 async def chat(scope: dict[str, Any], receiver: Any) -> AsyncGenerator[Any, None]:
     """One client of a room; ``wrap_json`` parses its frames and encodes what it yields."""
     room = scope["path_params"]["room"]
-    client, queue = ROOMS.join(room)
-    try:
+    channel, client = f"room:{room}", f"c{next(client_ids)}"
+    async with (
+        broadcast.subscribe(channel, buffer=QUEUE_SIZE, policy="end") as feed,
+        merge(receiver, feed=feed) as events,
+    ):
         yield {"room": room, "you": client}
-        async with aclosing(frames_and_messages(receiver, queue)) as events:
-            async for kind, item in events:
-                if kind == "message":
-                    if item is TOO_SLOW:
-                        yield ws_close(1013, "too slow: messages were dropped")
-                        return
-                    yield item
-                    continue
-                text = item.get("text") if isinstance(item, dict) else None
-                if isinstance(text, str):
-                    ROOMS.publish(room, {"room": room, "text": text, "from": client})
-                else:
-                    yield {"error": 'expected {"text": "..."}'}
-    finally:
-        ROOMS.leave(room, client)
+        async for source, item in events:
+            if source == "feed":
+                yield item
+            elif isinstance(item, dict) and isinstance(item.get("text"), str):
+                message = {"room": room, "text": item["text"], "from": client}
+                await broadcast.publish(channel, message)
+            else:
+                yield {"error": 'expected {"text": "..."}'}
+    if feed.overflowed:
+        yield ws_close(1013, "too slow: messages were dropped")
 
 
 PAGE = """<!doctype html>

@@ -145,14 +145,18 @@ async def test_handler_finishing_closes_1000_and_runs_only_on_close(serve):
 # -- (e) graceful shutdown -----------------------------------------------------------------
 
 
-# hypercorn 0.18 on Python 3.12+ never reaches its graceful timeout: asyncio's
-# Server.wait_closed() now waits for every open connection (pgjones/hypercorn#308, fix
-# proposed in #374). It then keeps a WebSocket open until the client leaves.
+# hypercorn 0.18's asyncio worker (the default, which these tests run) on Python 3.12+
+# never reaches its graceful timeout: asyncio's Server.wait_closed() now waits for every
+# open connection (pgjones/hypercorn#308, fix proposed in #374). It then keeps a WebSocket
+# open until the client leaves. The uvloop worker (-k uvloop) is not affected: its
+# wait_closed() does not wait for connections, so the graceful timeout works on every
+# Python (tests/test_deployment.py asserts it).
 HYPERCORN_WAITS_FOREVER = sys.version_info >= (3, 12)
 
 
 async def test_sigterm_on_this_python(serve):
-    """What SIGTERM does to an open stream depends on the Python under hypercorn 0.18."""
+    """What SIGTERM does to an open stream under hypercorn 0.18's asyncio worker depends on
+    the Python (under the uvloop worker it does not: tests/test_deployment.py)."""
     if HYPERCORN_WAITS_FOREVER:
         await sigterm_keeps_the_stream_until_the_client_leaves(serve)
     else:
@@ -197,7 +201,7 @@ async def sigterm_lets_a_stream_run_out_the_grace_then_closes_1001_and_runs_on_c
 
 
 async def sigterm_keeps_the_stream_until_the_client_leaves(serve):
-    # On 3.12+ hypercorn never cancels the connection (hypercorn#308), so the app never
+    # On 3.12+ the asyncio worker never cancels the connection (hypercorn#308), so the app never
     # learns of the shutdown: the stream runs on past the grace period. When the client
     # leaves, the driver stops the stream and runs the hooks, and the server exits.
     grace = 1

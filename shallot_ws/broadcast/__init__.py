@@ -132,6 +132,8 @@ class Broadcast:
     async def publish(self, channel: str, message: Any) -> None:
         """Deliver ``message`` to every subscriber of ``channel``, in every process the
         backend reaches. Never waits for a subscriber."""
+        if not isinstance(channel, str) or not channel:
+            raise InvalidHandler(f"publish expected a non-empty str channel, got {channel!r}")
         self._open()
         await self._backend.publish(channel, message)
 

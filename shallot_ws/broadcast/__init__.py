@@ -112,7 +112,8 @@ class Broadcast:
         make = BACKENDS.get(scheme) if separator else None
         if make is None:
             schemes = ", ".join(f"'{name}://'" for name in BACKENDS)
-            raise InvalidHandler(f"Broadcast expected a URL starting with {schemes}, got {url!r}")
+            shown = redacted(url) if isinstance(url, str) else url
+            raise InvalidHandler(f"Broadcast expected a URL starting with {schemes}, got {shown!r}")
         if keep is not None and (type(keep) is not int or keep < 0):
             raise InvalidHandler(f"Broadcast expected keep to be an int >= 0, got {keep!r}")
         self.url = url

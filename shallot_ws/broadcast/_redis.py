@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import logging
 import random
+import re
 from collections.abc import Coroutine
 from typing import Any
 
@@ -53,13 +54,17 @@ def client(url: str, **options: Any) -> Any:
     return _redis().Redis.from_url(url, **options)
 
 
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*")
+
+
 def redacted(url: str) -> str:
-    """``url`` without its password, fit for logs and error messages."""
+    """``url`` without its password (``user:password@`` or redis-py's ``?password=``), fit
+    for logs and error messages."""
     scheme, separator, rest = url.partition("://")
     userinfo, at, address = rest.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return f"{scheme}{separator}{userinfo.partition(':')[0]}:***@{address}"
+    if at and ":" in userinfo:
+        rest = f"{userinfo.partition(':')[0]}:***@{address}"
+    return scheme + separator + _QUERY_PASSWORD.sub(r"\1***", rest)
 
 
 def unreachable(url: str, what: str, error: BaseException) -> BroadcastError:

@@ -6,18 +6,121 @@ to chance."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+import time
+
 import pytest
+import redis.asyncio
 
 from shallot_ws import InvalidMessageType
 from shallot_ws.broadcast import Broadcast
 from shallot_ws.broadcast._redis import redacted
 from shallot_ws.broadcast.codec import decode, encode
 from shallot_ws.errors import BroadcastError, InvalidHandler
+from tests.test_broadcast_redis import SCHEMES, take, tasks_left, url_of
 
 server = pytest.mark.server
 
 
 # Where a join awaits, by backend: (scheme, what to hold, how many calls pass first).
+
+
+async def until(condition, timeout: float = 5.0) -> None:
+    """Wait (polling the broker's view, which lags a closed socket a little) for ``condition``."""
+    async def polling():
+        while not await condition():  # noqa: ASYNC110 (no event to wait for: Redis's view)
+            await asyncio.sleep(0.01)
+
+    try:
+        await asyncio.wait_for(polling(), timeout)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"{condition.__name__} still false after {timeout} s") from None
+
+
+# -- messages shallot_ws did not publish --------------------------------------------------
+
+
+@server
+@pytest.mark.parametrize("scheme", SCHEMES)
+async def test_a_message_shallot_ws_did_not_publish_is_skipped_and_the_reader_goes_on(
+    redis_server, scheme, caplog
+):
+    """Defect: one foreign message (a ``redis-cli`` PUBLISH, another app's XADD) killed the
+    process's only reader: every subscription went silent, and streams' aclose raised."""
+    url = url_of(redis_server, scheme)
+    raw = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        async with Broadcast(url) as broadcast, broadcast.subscribe("room") as room:
+            if scheme == "redis":
+                await raw.publish("room", "hello from redis-cli")
+            else:
+                await raw.xadd("room", {"text": "hello from another app"})
+                await raw.xadd("room", {"m": b"?not a tag"})
+            await broadcast.publish("room", "mine")
+            assert await take(room, 1) == ["mine"]
+        skipped = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        expected = f"broadcast skipped a message on 'room' at {url} that shallot_ws did not publish"
+        assert skipped and all(message.startswith(expected) for message in skipped)
+        assert len(skipped) == (1 if scheme == "redis" else 2)
+    finally:
+        await raw.aclose()
+
+
+@server
+async def test_history_skips_entries_shallot_ws_did_not_write(redis_server):
+    """Defect: a foreign entry in a stream's history made ``subscribe`` raise ``KeyError``."""
+    raw = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        async with Broadcast(url_of(redis_server, "redis-stream"), keep=10) as broadcast:
+            await broadcast.publish("log", 1)
+            await raw.xadd("log", {"text": "another app"})
+            await broadcast.publish("log", 2)
+            async with broadcast.subscribe("log", history=3) as late:
+                assert late.history == [1, 2]
+    finally:
+        await raw.aclose()
+
+
+# -- pub/sub: a confirmation that never comes, a connection that dies silently ------------
+
+
+@server
+@pytest.mark.parametrize("scheme", SCHEMES)
+async def test_closing_while_reconnecting_is_prompt_and_leaves_no_task(
+    redis_server, scheme, caplog
+):
+    """``aclose`` while the reader waits out its backoff, the broker down."""
+    broadcast = Broadcast(url_of(redis_server, scheme))
+    async with broadcast.subscribe("room") as room:
+        redis_server.kill()
+
+        async def backing_off() -> bool:
+            return any("lost its broker" in r.getMessage() for r in caplog.records)
+
+        await until(backing_off)
+        started = time.monotonic()
+        await asyncio.wait_for(broadcast.aclose(), 5)
+        assert time.monotonic() - started < 2.5
+        assert room.ended_by == "broadcast closed"
+    assert tasks_left() == set()
+
+
+@server
+async def test_closing_streams_while_the_broker_is_frozen_takes_bounded_time(redis_server):
+    """Defect: the wake stream's DELETE at ``aclose`` waited for redis-py's socket timeout
+    (5 s) on a broker that accepts but never answers, after the 2 s already spent."""
+    broadcast = Broadcast(url_of(redis_server, "redis-stream"))
+    async with broadcast.subscribe("room"):
+        redis_server.process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            await asyncio.wait_for(broadcast.aclose(), 10)
+            assert time.monotonic() - started < 4.0
+        finally:
+            redis_server.process.send_signal(signal.SIGCONT)
+    assert tasks_left() == set()
 
 
 # -- passwords in URLs --------------------------------------------------------------------

@@ -10,13 +10,16 @@ import re
 from collections.abc import Coroutine
 from typing import Any
 
-from ..errors import BroadcastError, InvalidHandler
+from ..errors import BroadcastError, InvalidHandler, InvalidMessage
+from .codec import decode
 
 __all__ = [
+    "SKIPPED",
     "Backoff",
     "background",
     "broker_errors",
     "client",
+    "decoded",
     "redacted",
     "redis_url",
     "unreachable",
@@ -70,6 +73,25 @@ def redacted(url: str) -> str:
 def unreachable(url: str, what: str, error: BaseException) -> BroadcastError:
     """The error a handler sees when ``what`` could not reach the broker at ``url``."""
     return BroadcastError(f"{what}: the broker at {redacted(url)} is unreachable ({error})")
+
+
+SKIPPED: Any = object()  # ``decoded``: not a message shallot_ws published
+
+
+def decoded(payload: Any, channel: str, url: str) -> Any:
+    """The message in ``payload``, or ``SKIPPED`` with a warning when something other than
+    shallot_ws wrote it (a ``redis-cli`` PUBLISH, another app's stream entry): one foreign
+    message must not stop the reader that every subscription of the process depends on."""
+    try:
+        return decode(payload)
+    except (InvalidMessage, ValueError) as error:
+        logger.warning(
+            "broadcast skipped a message on %r at %s that shallot_ws did not publish (%s)",
+            channel,
+            redacted(url),
+            error,
+        )
+        return SKIPPED
 
 
 def background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:

@@ -9,8 +9,17 @@ import contextlib
 from typing import Any
 
 from ..errors import InvalidHandler
-from ._redis import Backoff, background, broker_errors, client, redis_url, unreachable
-from .codec import decode, encode
+from ._redis import (
+    SKIPPED,
+    Backoff,
+    background,
+    broker_errors,
+    client,
+    decoded,
+    redis_url,
+    unreachable,
+)
+from .codec import encode
 from .subscription import Fanout, Subscription
 
 __all__ = ["RedisPubSubBackend"]
@@ -107,7 +116,10 @@ class RedisPubSubBackend:
             if message is None:
                 continue
             if message["type"] == "message":
-                self.fanout.deliver(message["channel"].decode(), decode(message["data"]))
+                channel = message["channel"].decode()
+                item = decoded(message["data"], channel, self.url)
+                if item is not SKIPPED:
+                    self.fanout.deliver(channel, item)
             elif message["type"] == "subscribe":
                 confirmation = self._confirmations.pop(message["channel"].decode(), None)
                 if confirmation is not None and not confirmation.done():

@@ -18,8 +18,17 @@ import uuid
 from typing import Any
 
 from ..errors import InvalidHandler
-from ._redis import Backoff, background, broker_errors, client, redis_url, unreachable
-from .codec import decode, encode
+from ._redis import (
+    SKIPPED,
+    Backoff,
+    background,
+    broker_errors,
+    client,
+    decoded,
+    redis_url,
+    unreachable,
+)
+from .codec import encode
 from .subscription import Fanout, Subscription
 
 __all__ = ["RedisStreamBackend"]
@@ -95,7 +104,8 @@ class RedisStreamBackend:
             raise unreachable(self.url, f"subscribe to {channel!r}", error) from error
         if self._reader is None:
             self._reader = background(self._read(), "shallot_ws broadcast: redis streams")
-        return [decode(fields[_FIELD]) for _, fields in reversed(entries)]
+        kept = (decoded(fields.get(_FIELD, b""), channel, self.url) for _, fields in entries)
+        return [message for message in kept if message is not SKIPPED][::-1]
 
     async def _start(self, channel: str) -> None:
         """The first subscriber here: read on from the stream's newest entry."""
@@ -146,7 +156,9 @@ class RedisStreamBackend:
                 continue
             position = _id(entry_id)
             self._cursors[channel] = entry_id.decode()
-            message = decode(fields[_FIELD])
+            message = decoded(fields.get(_FIELD, b""), channel, self.url)
+            if message is SKIPPED:  # another writer's entry: read on past it
+                continue
             for subscription in tuple(subscribers):
                 subscription.offer(message)
 
@@ -154,17 +166,21 @@ class RedisStreamBackend:
         """Stop reading, drop the wake stream, close both connections."""
         self._closing = True
         reader, self._reader = self._reader, None
-        if reader is not None:
-            # Wake the reader rather than cancel it inside XREAD: redis-py can hang on a
-            # command cancelled mid-read. A cancel is the fallback (a broker that is down).
-            with contextlib.suppress(*self._errors):
-                await asyncio.wait_for(self._wake(), _CLOSE_TIMEOUT)
-            try:
-                await asyncio.wait_for(asyncio.shield(reader), _CLOSE_TIMEOUT)
-            except asyncio.TimeoutError:
-                reader.cancel()
-                await asyncio.gather(reader, return_exceptions=True)
-        with contextlib.suppress(*self._errors):  # the broker is gone: the key expires
-            await self._redis.delete(self._wake_key)
-        await self._reading.aclose()
-        await self._redis.aclose()
+        stopping = (*self._errors, asyncio.TimeoutError)  # a broker that is down or frozen
+        try:
+            if reader is not None:
+                # Wake the reader rather than cancel it inside XREAD: redis-py can hang on a
+                # command cancelled mid-read. A cancel is the fallback (a broker that is down).
+                with contextlib.suppress(*stopping):
+                    await asyncio.wait_for(self._wake(), _CLOSE_TIMEOUT)
+                stopped, _ = await asyncio.wait({reader}, timeout=_CLOSE_TIMEOUT)
+                if not stopped:
+                    reader.cancel()
+                    await asyncio.gather(reader, return_exceptions=True)
+            with contextlib.suppress(*stopping):  # the broker is gone: the key expires
+                await asyncio.wait_for(self._redis.delete(self._wake_key), _CLOSE_TIMEOUT)
+        finally:
+            await self._reading.aclose()
+            await self._redis.aclose()
+        if reader is not None and not reader.cancelled():
+            reader.result()  # a reader that died raises here, its connections closed

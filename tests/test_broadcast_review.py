@@ -10,12 +10,13 @@ import asyncio
 import logging
 import signal
 import time
+from collections import deque
 
 import pytest
 import redis.asyncio
 
 from shallot_ws import InvalidMessageType
-from shallot_ws.broadcast import Broadcast
+from shallot_ws.broadcast import Broadcast, redis_pubsub
 from shallot_ws.broadcast._redis import redacted
 from shallot_ws.broadcast.codec import decode, encode
 from shallot_ws.errors import BroadcastError, InvalidHandler
@@ -24,7 +25,44 @@ from tests.test_broadcast_redis import SCHEMES, take, tasks_left, url_of
 server = pytest.mark.server
 
 
+class Gate:
+    """Holds the calls of ``owner.name`` after the first ``after``: ``reached`` is set when
+    one waits, ``open()`` lets them through (a held call may also just be cancelled)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, owner: object, name: str, after: int = 0):
+        real = getattr(owner, name)
+        self.reached = asyncio.Event()
+        self._opened = asyncio.Event()
+        calls = 0
+
+        async def held(*args, **kwargs):
+            nonlocal calls
+            calls += 1
+            if calls > after:
+                self.reached.set()
+                await self._opened.wait()
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, held)
+
+    def open(self) -> None:
+        self._opened.set()
+
+
 # Where a join awaits, by backend: (scheme, what to hold, how many calls pass first).
+JOIN_AWAITS = {
+    "redis/SUBSCRIBE": ("redis", lambda backend: (backend._pubsub, "subscribe"), 0),
+    "redis/confirmation": ("redis", lambda backend: (backend._pubsub, "get_message"), 0),
+    "redis-stream/start": ("redis-stream", lambda backend: (backend._redis, "xrevrange"), 0),
+    "redis-stream/wake": ("redis-stream", lambda backend: (backend, "_wake"), 0),
+    "redis-stream/history": ("redis-stream", lambda backend: (backend._redis, "xrevrange"), 1),
+}
+
+
+async def other_clients(raw: redis.asyncio.Redis) -> int:
+    """How many connections the Redis has besides ``raw``'s."""
+    own = await raw.client_id()
+    return sum(1 for client in await raw.client_list() if int(client["id"]) != own)
 
 
 async def until(condition, timeout: float = 5.0) -> None:
@@ -37,6 +75,116 @@ async def until(condition, timeout: float = 5.0) -> None:
         await asyncio.wait_for(polling(), timeout)
     except asyncio.TimeoutError:
         raise AssertionError(f"{condition.__name__} still false after {timeout} s") from None
+
+
+# -- a join cancelled midway --------------------------------------------------------------
+
+
+@server
+@pytest.mark.parametrize("where", JOIN_AWAITS)
+async def test_a_subscribe_cancelled_midway_leaves_nothing_registered(
+    redis_server, monkeypatch, where
+):
+    """Defect: a handler cancelled while ``subscribe`` awaited stayed in the fanout for good
+    (counted, delivered to, its pub/sub channel or stream cursor kept)."""
+    scheme, target, after = JOIN_AWAITS[where]
+    async with Broadcast(url_of(redis_server, scheme), keep=None if scheme == "redis" else 5) \
+            as broadcast:
+        owner, name = target(broadcast._backend)
+        gate = Gate(monkeypatch, owner, name, after)
+        entered = False
+
+        async def handler():
+            nonlocal entered
+            async with broadcast.subscribe("room", history=1 if scheme != "redis" else 0):
+                entered = True
+
+        task = asyncio.create_task(handler())
+        await asyncio.wait_for(gate.reached.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not entered
+        assert broadcast.subscribers("room") == 0
+        gate.open()
+        async with broadcast.subscribe("room") as again:  # and the channel still works
+            await broadcast.publish("room", "after")
+            assert await take(again, 1) == ["after"]
+        assert broadcast.subscribers("room") == 0
+        backend = broadcast._backend
+        await asyncio.gather(*getattr(backend, "_tasks", ()))
+        assert getattr(backend, "_cursors", {}) == {}
+        assert getattr(backend, "_confirmations", {}) == {}
+
+
+# -- a join overtaken by aclose -----------------------------------------------------------
+
+
+@server
+@pytest.mark.parametrize("where", JOIN_AWAITS)
+async def test_a_subscribe_overtaken_by_aclose_is_refused_and_leaves_nothing_open(
+    redis_server, monkeypatch, where
+):
+    """Defect: a subscribe under way when the broadcast closed either returned a subscription
+    that never ended (streams) or started a reader and a connection after the close
+    (pub/sub), or failed as "broker unreachable" after waiting for a confirmation."""
+    monkeypatch.setattr(redis_pubsub, "_CONFIRM_TIMEOUT", 2.0)
+    scheme, target, after = JOIN_AWAITS[where]
+    raw = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        broadcast = Broadcast(url_of(redis_server, scheme), keep=None if scheme == "redis" else 5)
+        owner, name = target(broadcast._backend)
+        gate = Gate(monkeypatch, owner, name, after)
+
+        async def handler():
+            async with broadcast.subscribe("room", history=1 if scheme != "redis" else 0):
+                return "entered"
+
+        task = asyncio.create_task(handler())
+        await asyncio.wait_for(gate.reached.wait(), 5)
+        closing = asyncio.create_task(broadcast.aclose())
+        await asyncio.sleep(0)  # aclose starts while the join is held
+        gate.open()
+        await asyncio.wait_for(closing, 5)
+        with pytest.raises(BroadcastError, match=r"^Broadcast\('redis.*\) is closed$"):
+            await asyncio.wait_for(task, 5)
+        assert broadcast.subscribers("room") == 0
+        assert tasks_left() == set()
+
+        async def nobody_else() -> bool:
+            return await other_clients(raw) == 0
+
+        await until(nobody_else)
+    finally:
+        await raw.aclose()
+
+
+@server
+@pytest.mark.parametrize(("scheme", "command"), [("redis", "publish"), ("redis-stream", "xadd")])
+async def test_a_publish_under_way_when_the_broadcast_closes_leaves_no_connection_open(
+    redis_server, monkeypatch, scheme, command
+):
+    """Defect: ``aclose`` closed the connections under a publish on its way, which redis-py
+    then retried on a new connection that nobody closed."""
+    raw = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        broadcast = Broadcast(url_of(redis_server, scheme))
+        await broadcast.publish("room", "first")
+        gate = Gate(monkeypatch, broadcast._backend._redis, command)
+        publishing = asyncio.create_task(broadcast.publish("room", "on its way"))
+        await asyncio.wait_for(gate.reached.wait(), 5)
+        closing = asyncio.create_task(broadcast.aclose())
+        await asyncio.sleep(0)  # aclose starts while the publish is held
+        gate.open()
+        await asyncio.wait_for(asyncio.gather(publishing, closing), 5)
+        assert tasks_left() == set()
+
+        async def nobody_else() -> bool:
+            return await other_clients(raw) == 0
+
+        await until(nobody_else)
+    finally:
+        await raw.aclose()
 
 
 # -- messages shallot_ws did not publish --------------------------------------------------
@@ -84,6 +232,62 @@ async def test_history_skips_entries_shallot_ws_did_not_write(redis_server):
 
 
 # -- pub/sub: a confirmation that never comes, a connection that dies silently ------------
+
+
+@server
+async def test_a_subscribe_redis_never_confirms_is_a_clear_error(redis_server, monkeypatch):
+    """Defect: the error ended in "is unreachable ()": a timeout's empty text."""
+    monkeypatch.setattr(redis_pubsub, "_CONFIRM_TIMEOUT", 0.2)
+    async with Broadcast(redis_server.url) as broadcast:
+        Gate(monkeypatch, broadcast._backend._pubsub, "get_message")  # nothing is read
+        with pytest.raises(BroadcastError) as info:
+            async with broadcast.subscribe("room"):
+                pass
+        assert str(info.value) == (
+            f"subscribe to 'room': the broker at {redis_server.url} is unreachable "
+            "(no confirmation of SUBSCRIBE within 0.2 s)"
+        )
+        assert broadcast.subscribers("room") == 0
+
+
+@server
+async def test_pub_sub_unsubscribe_under_way_then_a_new_subscribe_gets_every_message(
+    redis_server, monkeypatch
+):
+    """The last subscriber leaves, and while its UNSUBSCRIBE is on its way another joins:
+    the new one is confirmed after it and gets what is published next."""
+    async with Broadcast(redis_server.url) as broadcast:
+        backend = broadcast._backend
+        async with broadcast.subscribe("room"):
+            gate = Gate(monkeypatch, backend._pubsub, "unsubscribe")
+        await asyncio.wait_for(gate.reached.wait(), 5)
+        joining = asyncio.create_task(broadcast.subscribe("room").__aenter__())
+        await asyncio.sleep(0.01)
+        assert not joining.done()  # it waits for the UNSUBSCRIBE to be sent
+        gate.open()
+        room = await asyncio.wait_for(joining, 5)
+        await broadcast.publish("room", "after")
+        assert await take(room, 1) == ["after"]
+        backend.leave(room)
+
+
+@server
+async def test_streams_rejoined_while_a_read_is_in_flight_get_no_repeat(redis_server):
+    """The last subscriber leaves, a message is published (the reader's XREAD, still on the
+    old position, returns it), and the channel is joined again at once: the new subscriber
+    starts after that message, and gets the next ones exactly once."""
+    url = url_of(redis_server, "redis-stream")
+    async with Broadcast(url) as publisher, Broadcast(url) as listener:
+        async with listener.subscribe("room") as first:
+            await publisher.publish("room", 1)
+            assert await take(first, 1) == [1]
+        await publisher.publish("room", 2)
+        async with listener.subscribe("room") as again:
+            await publisher.publish("room", 3)
+            assert await take(again, 1) == [3]
+            await publisher.publish("room", 4)
+            assert await take(again, 1) == [4]
+            assert again._messages == deque()
 
 
 @server
@@ -191,3 +395,15 @@ async def test_publish_names_a_bad_channel_as_subscribe_does(url):
             with pytest.raises(InvalidHandler) as info:
                 await broadcast.publish(channel, "hi")  # type: ignore[arg-type]
             assert str(info.value) == f"publish expected a non-empty str channel, got {channel!r}"
+
+
+async def test_failed_subscribes_leave_no_pending_confirmation():
+    """Defect: each channel whose SUBSCRIBE failed kept a future for good (unbounded)."""
+    async with Broadcast("redis://127.0.0.1:1/0") as broadcast:
+        for number in range(20):
+            with pytest.raises(BroadcastError):
+                async with broadcast.subscribe(f"room:{number}"):
+                    pass
+        backend = broadcast._backend
+        await asyncio.gather(*backend._tasks)
+        assert backend._confirmations == {}

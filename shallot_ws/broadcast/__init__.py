@@ -89,9 +89,21 @@ class _Subscribing:
         self._history = history
 
     async def __aenter__(self) -> Subscription:
-        backend = self._broadcast._open()
-        self._subscription.history = await backend.join(self._subscription, self._history)
-        return self._subscription
+        broadcast, subscription = self._broadcast, self._subscription
+        backend = broadcast._open()
+        try:
+            subscription.history = await backend.join(subscription, self._history)
+        except BaseException as error:  # failed or cancelled midway: nothing stays registered
+            backend.leave(subscription)
+            subscription.end("left")
+            if broadcast.closed and isinstance(error, BroadcastError):
+                raise broadcast._closed_error() from error  # its connections were closed
+            raise
+        if broadcast.closed:  # closed while joining: the close did not end this one
+            backend.leave(subscription)
+            subscription.end("broadcast closed")
+            raise broadcast._closed_error()
+        return subscription
 
     async def __aexit__(
         self,
@@ -172,8 +184,11 @@ class Broadcast:
 
     def _open(self) -> Backend:
         if self._closed:
-            raise BroadcastError(f"{self!r} is closed")
+            raise self._closed_error()
         return self._backend
+
+    def _closed_error(self) -> BroadcastError:
+        return BroadcastError(f"{self!r} is closed")
 
     async def aclose(self) -> None:
         """End every subscription and close the backend's connections; idempotent."""

@@ -16,6 +16,7 @@ from .codec import decode
 __all__ = [
     "SKIPPED",
     "Backoff",
+    "Pending",
     "background",
     "broker_errors",
     "client",
@@ -124,3 +125,28 @@ class Backoff:
         if self.attempts:
             logger.warning("broadcast reconnected to %s after %d attempts", self.url, self.attempts)
         self.attempts = 0
+
+
+class Pending:
+    """Counts the commands under way (``with pending:``), so that ``aclose`` closes the
+    connections after them: redis-py retries a command whose connection was closed under it
+    on a new connection, which nobody would close then."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._settled: asyncio.Future[None] | None = None
+
+    def __enter__(self) -> None:
+        self._count += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._count -= 1
+        settled = self._settled
+        if not self._count and settled is not None and not settled.done():
+            settled.set_result(None)
+
+    async def settle(self, timeout: float) -> None:
+        """Return once no command is under way, or after ``timeout`` seconds."""
+        if self._count:
+            self._settled = asyncio.get_running_loop().create_future()
+            await asyncio.wait({self._settled}, timeout=timeout)

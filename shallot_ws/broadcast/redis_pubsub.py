@@ -12,6 +12,7 @@ from ..errors import InvalidHandler
 from ._redis import (
     SKIPPED,
     Backoff,
+    Pending,
     background,
     broker_errors,
     client,
@@ -25,6 +26,7 @@ from .subscription import Fanout, Subscription
 __all__ = ["RedisPubSubBackend"]
 
 _CONFIRM_TIMEOUT = 5.0  # seconds Redis has to confirm a SUBSCRIBE
+_CLOSE_TIMEOUT = 1.0  # seconds the publishing under way has to finish when the broadcast closes
 
 
 class RedisPubSubBackend:
@@ -44,18 +46,20 @@ class RedisPubSubBackend:
         self._redis = client(redis_url(url, scheme))
         self._pubsub = self._redis.pubsub()
         self._errors = broker_errors()
-        self._join_errors: tuple[type[BaseException], ...] = (*self._errors, asyncio.TimeoutError)
         self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._commands = asyncio.Lock()  # SUBSCRIBE and UNSUBSCRIBE, in the order decided
         self._subscribed: set[str] = set()  # channels SUBSCRIBEd and not UNSUBSCRIBEd
         self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._closed = False
+        self._publishing = Pending()
 
     async def publish(self, channel: str, message: Any) -> None:
         """PUBLISH ``message`` on ``channel``."""
         payload = encode(message)
         try:
-            await self._redis.publish(channel, payload)
+            with self._publishing:
+                await self._redis.publish(channel, payload)
         except self._errors as error:
             raise unreachable(self.url, f"publish to {channel!r}", error) from error
 
@@ -71,16 +75,23 @@ class RedisPubSubBackend:
         self.fanout.add(subscription)
         try:
             async with self._commands:
+                if self._closed:
+                    return []  # closed meanwhile: the broadcast refuses the subscription
                 if channel not in self._subscribed:
                     self._confirmations[channel] = asyncio.get_running_loop().create_future()
                     await self._pubsub.subscribe(channel)
                     self._subscribed.add(channel)
-            if self._reader is None:
+            if self._reader is None and not self._closed:
                 self._reader = background(self._read(), "shallot_ws broadcast: redis pub/sub")
             confirmation = self._confirmations.get(channel)
             if confirmation is not None:
-                await asyncio.wait_for(asyncio.shield(confirmation), _CONFIRM_TIMEOUT)
-        except self._join_errors as error:
+                try:
+                    await asyncio.wait_for(asyncio.shield(confirmation), _CONFIRM_TIMEOUT)
+                except asyncio.TimeoutError:
+                    raise TimeoutError(
+                        f"no confirmation of SUBSCRIBE within {_CONFIRM_TIMEOUT} s"
+                    ) from None
+        except self._errors as error:
             self.leave(subscription)
             raise unreachable(self.url, f"subscribe to {channel!r}", error) from error
         return []
@@ -88,17 +99,19 @@ class RedisPubSubBackend:
     def leave(self, subscription: Subscription) -> None:
         """Unregister ``subscription``; UNSUBSCRIBE its channel (in the background) if it
         was the last here, so leaving never waits on the broker."""
-        if self.fanout.remove(subscription):
+        if self.fanout.remove(subscription) and not self._closed:
             task = background(self._unsubscribe(subscription.channel), "shallot_ws unsubscribe")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _unsubscribe(self, channel: str) -> None:
         async with self._commands:
-            if self.fanout.count(channel) or channel not in self._subscribed:
+            if self.fanout.count(channel):
                 return  # someone here joined again meanwhile
-            self._subscribed.discard(channel)
             self._confirmations.pop(channel, None)
+            if channel not in self._subscribed:
+                return  # its SUBSCRIBE failed
+            self._subscribed.discard(channel)
             # A broken connection: the reconnection subscribes only to channels still wanted.
             with contextlib.suppress(*self._errors):
                 await self._pubsub.unsubscribe(channel)
@@ -133,10 +146,17 @@ class RedisPubSubBackend:
 
     async def aclose(self) -> None:
         """Stop listening and close both connections."""
+        self._closed = True
+        for confirmation in self._confirmations.values():  # a join waiting returns, refused
+            if not confirmation.done():
+                confirmation.set_result(None)
+        self._confirmations.clear()
         tasks = [*self._tasks, *([self._reader] if self._reader is not None else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._reader = None
-        await self._pubsub.aclose()
+        async with self._commands:  # after a SUBSCRIBE under way, before any other
+            await self._pubsub.aclose()
+        await self._publishing.settle(_CLOSE_TIMEOUT)
         await self._redis.aclose()

@@ -21,6 +21,7 @@ from ..errors import InvalidHandler
 from ._redis import (
     SKIPPED,
     Backoff,
+    Pending,
     background,
     broker_errors,
     client,
@@ -71,12 +72,16 @@ class RedisStreamBackend:
         self._wake_cursor = _START
         self._reader: asyncio.Task[None] | None = None
         self._closing = False
+        self._pending = Pending()  # joins and publishing under way
 
     async def publish(self, channel: str, message: Any) -> None:
         """XADD ``message`` to ``channel``'s stream, trimming it to about ``keep`` entries."""
         payload = encode(message)
         try:
-            await self._redis.xadd(channel, {_FIELD: payload}, maxlen=self.keep, approximate=True)
+            with self._pending:
+                await self._redis.xadd(
+                    channel, {_FIELD: payload}, maxlen=self.keep, approximate=True
+                )
         except self._errors as error:
             raise unreachable(self.url, f"publish to {channel!r}", error) from error
 
@@ -84,25 +89,31 @@ class RedisStreamBackend:
         """Register ``subscription`` at the reader's position on its channel; the (up to)
         ``history`` entries up to that position, oldest first. Whatever the reader delivers
         meanwhile is after that position: no gap, no repeat."""
+        with self._pending:
+            return await self._join(subscription, history)
+
+    async def _join(self, subscription: Subscription, history: int) -> list[Any]:
         channel = subscription.channel
-        while channel not in self._cursors:
+        while channel not in self._cursors and not self._closing:
             starting = self._starting.get(channel)
             if starting is not None:
                 await asyncio.shield(starting)
                 continue
             await self._start(channel)
+        if self._closing:  # closed meanwhile: the broadcast refuses the subscription
+            return []
         cursor = self._cursors[channel]
         first = self.fanout.add(subscription)
         try:
             if first:
                 await self._wake()
             entries = []
-            if history:
+            if history and not self._closing:
                 entries = await self._redis.xrevrange(channel, max=cursor, min="-", count=history)
         except self._errors as error:
             self.leave(subscription)
             raise unreachable(self.url, f"subscribe to {channel!r}", error) from error
-        if self._reader is None:
+        if self._reader is None and not self._closing:
             self._reader = background(self._read(), "shallot_ws broadcast: redis streams")
         kept = (decoded(fields.get(_FIELD, b""), channel, self.url) for _, fields in entries)
         return [message for message in kept if message is not SKIPPED][::-1]
@@ -168,6 +179,7 @@ class RedisStreamBackend:
         reader, self._reader = self._reader, None
         stopping = (*self._errors, asyncio.TimeoutError)  # a broker that is down or frozen
         try:
+            await self._pending.settle(_CLOSE_TIMEOUT)  # joins stop at their next step
             if reader is not None:
                 # Wake the reader rather than cancel it inside XREAD: redis-py can hang on a
                 # command cancelled mid-read. A cancel is the fallback (a broker that is down).

@@ -7,6 +7,7 @@ to chance."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -20,6 +21,7 @@ from shallot_ws.broadcast import Broadcast, redis_pubsub
 from shallot_ws.broadcast._redis import redacted
 from shallot_ws.broadcast.codec import decode, encode
 from shallot_ws.errors import BroadcastError, InvalidHandler
+from tests.serving import HOST
 from tests.test_broadcast_redis import SCHEMES, take, tasks_left, url_of
 
 server = pytest.mark.server
@@ -248,6 +250,92 @@ async def test_a_subscribe_redis_never_confirms_is_a_clear_error(redis_server, m
             "(no confirmation of SUBSCRIBE within 0.2 s)"
         )
         assert broadcast.subscribers("room") == 0
+
+
+class Blackhole:
+    """A TCP proxy to the Redis on ``port``. ``cut()`` silently drops every byte of the
+    connections open now, both ways, without closing them (as an expired NAT entry or a
+    network partition does); connections made afterwards go through."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.generation = 0
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, HOST, 0)
+        return f"redis://{HOST}:{self.server.sockets[0].getsockname()[1]}/0"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(HOST, self.port)
+        self.writers += [writer, upstream_writer]
+        generation = self.generation
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                if self.generation == generation:
+                    sink.write(data)
+
+        await asyncio.gather(
+            pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True
+        )
+
+    def cut(self) -> None:
+        self.generation += 1
+
+    async def aclose(self) -> None:
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+        await self.server.wait_closed()
+
+
+@server
+async def test_pub_sub_recovers_from_a_listening_connection_that_died_silently(
+    redis_server, monkeypatch
+):
+    """Defect: the pub/sub reader blocked on its read forever when the connection died
+    without a FIN or RST (a load balancer's idle timeout, a partition): no message ever
+    reached the process again. It now pings after a silence and reconnects when unanswered."""
+    monkeypatch.setattr(redis_pubsub, "_HEARTBEAT", 0.2, raising=False)
+    proxy = Blackhole(redis_server.port)
+    proxy_url = await proxy.start()
+    try:
+        async with Broadcast(redis_server.url) as publisher, Broadcast(proxy_url) as listener, \
+                listener.subscribe("news") as news:
+            await publisher.publish("news", "before")
+            assert await take(news, 1) == ["before"]
+            proxy.cut()
+            received: list = []
+
+            async def until_after_arrives():
+                while "after" not in received:
+                    await publisher.publish("news", "after")
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        received.extend(await take(news, 1, timeout=0.2))
+
+            await asyncio.wait_for(until_after_arrives(), 10)
+            assert set(received) == {"after"}
+    finally:
+        await proxy.aclose()
+
+
+@server
+async def test_pub_sub_idles_without_reconnecting(redis_server, monkeypatch, caplog):
+    """The heartbeat is answered on a healthy idle connection, subscribed to channels or to
+    none any more: no reconnection, no warning."""
+    monkeypatch.setattr(redis_pubsub, "_HEARTBEAT", 0.05, raising=False)
+    async with Broadcast(redis_server.url) as broadcast:
+        async with broadcast.subscribe("news") as news:
+            await asyncio.sleep(0.5)  # ten heartbeats of silence
+            await broadcast.publish("news", "still here")
+            assert await take(news, 1) == ["still here"]
+        await asyncio.gather(*broadcast._backend._tasks)  # UNSUBSCRIBEd: no channel left
+        await asyncio.sleep(0.5)
+        async with broadcast.subscribe("news") as news:
+            await broadcast.publish("news", "back")
+            assert await take(news, 1) == ["back"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 @server

@@ -26,6 +26,10 @@ from .subscription import Fanout, Subscription
 __all__ = ["RedisPubSubBackend"]
 
 _CONFIRM_TIMEOUT = 5.0  # seconds Redis has to confirm a SUBSCRIBE
+# Seconds of silence on the listening connection before the reader pings the broker; as long
+# again without an answer, the connection is taken for dead (a dropped NAT entry or a network
+# partition breaks it silently) and the reader reconnects.
+_HEARTBEAT = 5.0
 _CLOSE_TIMEOUT = 1.0  # seconds the publishing under way has to finish when the broadcast closes
 
 
@@ -51,6 +55,7 @@ class RedisPubSubBackend:
         self._commands = asyncio.Lock()  # SUBSCRIBE and UNSUBSCRIBE, in the order decided
         self._subscribed: set[str] = set()  # channels SUBSCRIBEd and not UNSUBSCRIBEd
         self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._pinged = False  # the reader pinged and has heard nothing since
         self._closed = False
         self._publishing = Pending()
 
@@ -120,14 +125,17 @@ class RedisPubSubBackend:
         backoff = Backoff(self.url)
         while True:
             try:
-                message = await self._pubsub.get_message(timeout=None)
+                message = await self._pubsub.get_message(timeout=_HEARTBEAT)
+                if message is None:
+                    await self._heartbeat()
+                    continue
             except self._errors as error:
+                self._pinged = False  # a new connection gets a ping of its own
                 await backoff.wait(error)
                 self._forget_stale()
                 continue
+            self._pinged = False
             backoff.reset()
-            if message is None:
-                continue
             if message["type"] == "message":
                 channel = message["channel"].decode()
                 item = decoded(message["data"], channel, self.url)
@@ -137,6 +145,18 @@ class RedisPubSubBackend:
                 confirmation = self._confirmations.pop(message["channel"].decode(), None)
                 if confirmation is not None and not confirmation.done():
                     confirmation.set_result(None)
+
+    async def _heartbeat(self) -> None:
+        """Nothing heard for ``_HEARTBEAT`` seconds: ping the broker. Nothing heard for as long
+        again: the connection died without a word; close it, and the reader reconnects."""
+        if self._pinged:
+            self._pinged = False
+            if self._pubsub.connection is not None:
+                await self._pubsub.connection.disconnect(nowait=True)
+            raise TimeoutError(f"no answer to PING within {_HEARTBEAT} s")
+        self._pinged = True
+        async with self._commands:
+            await self._pubsub.ping()
 
     def _forget_stale(self) -> None:
         """After a broken connection: forget channels nobody here wants any more."""

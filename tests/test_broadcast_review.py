@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -413,6 +414,56 @@ async def test_closing_streams_while_the_broker_is_frozen_takes_bounded_time(red
         finally:
             redis_server.process.send_signal(signal.SIGCONT)
     assert tasks_left() == set()
+
+
+# -- one broadcast, two event loops -------------------------------------------------------
+
+
+@server
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_redis_broadcast_used_from_a_second_event_loop_fails_clearly(redis_server, scheme):
+    """Defect: a module-level broadcast reused by a second test (pytest gives each its own
+    loop) waited 5 s then said "broker unreachable ()" (pub/sub), or raised "Event loop is
+    closed" (streams): its connections and reader belong to the first loop."""
+    broadcast = Broadcast(url_of(redis_server, scheme))
+
+    async def first_test(broadcast):
+        async with broadcast.subscribe("room") as room:
+            await broadcast.publish("room", "hi")
+            return await take(room, 1)
+
+    async def second_test(broadcast):
+        shown = rf"^Broadcast\('{scheme}://{HOST}:{redis_server.port}/0', keep=\d+\) "
+        expected = (
+            shown + "is used from another event loop than the one it first ran in; create a "
+            r"Broadcast in the event loop that uses it \(at startup, in a fixture\)$"
+        )
+        with pytest.raises(BroadcastError, match=expected):
+            await asyncio.wait_for(broadcast.publish("room", "hi"), 3)
+        with pytest.raises(BroadcastError, match=expected):
+            async with broadcast.subscribe("room"):
+                pass
+        with pytest.raises(BroadcastError, match=expected):
+            await broadcast.aclose()
+
+    assert asyncio.run(first_test(broadcast)) == ["hi"]
+    asyncio.run(second_test(broadcast))
+    del broadcast
+    gc.collect()  # the first loop's connections go now, not in a later test
+
+
+def test_a_memory_broadcast_works_from_any_event_loop():
+    """A ``memory://`` broadcast holds nothing of a loop: two loops may use it in turn."""
+    broadcast = Broadcast(keep=1)
+
+    async def use(message: str) -> list:
+        async with broadcast.subscribe("room", history=1) as room:
+            await broadcast.publish("room", message)
+            return [room.history, await anext(room)]
+
+    assert asyncio.run(use("one")) == [[], "one"]
+    assert asyncio.run(use("two")) == [["one"], "two"]
 
 
 # -- passwords in URLs --------------------------------------------------------------------

@@ -30,6 +30,7 @@ raises ``BroadcastError`` from ``publish`` and ``subscribe``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
@@ -48,6 +49,7 @@ class Backend(Protocol):
     url: str
     keep: int
     fanout: Fanout
+    loop_bound: bool  # holds connections or tasks of the event loop it first ran in
 
     async def publish(self, channel: str, message: Any) -> None: ...
     async def join(self, subscription: Subscription, history: int) -> list[Any]: ...
@@ -131,6 +133,7 @@ class Broadcast:
         self.url = url
         self._backend = make(url, keep, scheme)
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the first it ran in
 
     @property
     def closed(self) -> bool:
@@ -185,15 +188,30 @@ class Broadcast:
     def _open(self) -> Backend:
         if self._closed:
             raise self._closed_error()
+        self._check_loop()
         return self._backend
 
     def _closed_error(self) -> BroadcastError:
         return BroadcastError(f"{self!r} is closed")
 
+    def _check_loop(self) -> None:
+        """A Redis backend's connections and reader belong to the event loop it first ran in:
+        from another loop (a module-level broadcast reused by tests with a loop each) they
+        would fail obscurely or stay silent, so that is a clear error instead."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None or not self._backend.loop_bound:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise BroadcastError(
+                f"{self!r} is used from another event loop than the one it first ran in; "
+                "create a Broadcast in the event loop that uses it (at startup, in a fixture)"
+            )
+
     async def aclose(self) -> None:
         """End every subscription and close the backend's connections; idempotent."""
         if self._closed:
             return
+        self._check_loop()
         self._closed = True
         self._backend.fanout.end_all("broadcast closed")
         await self._backend.aclose()

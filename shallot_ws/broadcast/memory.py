@@ -15,6 +15,8 @@ class MemoryBackend:
     subscribers at once, and keeps the last ``keep`` messages of every channel for
     subscribers that ask for history. Kept channels stay until the broadcast is closed."""
 
+    loop_bound = False
+
     def __init__(self, url: str, keep: int) -> None:
         self.url = url
         self.keep = keep

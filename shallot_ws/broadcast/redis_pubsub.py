@@ -38,6 +38,8 @@ class RedisPubSubBackend:
     subscribers for; what it hears is offered to them. Reconnects with backoff and
     subscribes again to its channels when the connection breaks."""
 
+    loop_bound = True
+
     def __init__(self, url: str, keep: int, scheme: str = "redis") -> None:
         if keep:
             raise InvalidHandler(

@@ -50,6 +50,8 @@ def _id(entry_id: bytes | str) -> tuple[int, int]:
 class RedisStreamBackend:
     """Channels as Redis Streams; see the module's docstring."""
 
+    loop_bound = True
+
     def __init__(self, url: str, keep: int, scheme: str = "redis-stream") -> None:
         if keep < 1:
             raise InvalidHandler(

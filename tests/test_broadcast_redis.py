@@ -255,3 +255,34 @@ async def test_a_handler_merging_a_redis_feed_cleans_up_when_its_client_leaves(
     finally:
         await broadcast.aclose()
     assert tasks_left() == set()
+
+
+async def test_a_channel_key_replaced_by_other_data_ends_only_its_own_subscriptions(
+    redis_server,
+):
+    import redis.asyncio
+
+    url = url_of(redis_server, "redis-stream")
+    raw = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        await raw.set("taken", "another app's value")
+        async with Broadcast(url) as broadcast:
+            with pytest.raises(BroadcastError, match=r"^publish to 'taken': the broker at "
+                               r"redis-stream://127.0.0.1:\d+/0 refused it \(WRONGTYPE "):
+                await broadcast.publish("taken", "hi")
+            with pytest.raises(BroadcastError, match="^subscribe to 'taken': .* refused it "):
+                async with broadcast.subscribe("taken"):
+                    pass
+            async with broadcast.subscribe("good") as good, \
+                    broadcast.subscribe("doomed") as doomed:
+                await broadcast.publish("doomed", "before")
+                assert await take(doomed, 1) == ["before"]
+                await raw.delete("doomed")
+                await raw.set("doomed", "replaced")  # the reader's next XREAD is refused
+                await broadcast.publish("good", "still read")
+                assert await take(good, 1) == ["still read"]
+                assert [message async for message in doomed] == []
+                assert doomed.ended_by == "the key 'doomed' holds a Redis string, not a stream"
+                assert broadcast.subscribers("doomed") == 0
+    finally:
+        await raw.aclose()

@@ -21,6 +21,7 @@ __all__ = [
     "broker_errors",
     "client",
     "decoded",
+    "is_refusal",
     "redacted",
     "redis_url",
     "unreachable",
@@ -40,10 +41,23 @@ def _redis() -> Any:
 
 
 def broker_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions that mean the broker is unreachable (redis-py's and the OS's)."""
+    """The exceptions that mean the broker is unreachable (redis-py's and the OS's) or
+    refused a command (``ResponseError``: a key of another type, a missing permission)."""
     import redis.exceptions
 
-    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+    return (
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        redis.exceptions.ResponseError,
+        OSError,
+    )
+
+
+def is_refusal(error: BaseException) -> bool:
+    """Whether Redis answered ``error`` (it refused the command) rather than failed to."""
+    import redis.exceptions
+
+    return isinstance(error, redis.exceptions.ResponseError)
 
 
 def redis_url(url: str, scheme: str) -> str:
@@ -72,7 +86,10 @@ def redacted(url: str) -> str:
 
 
 def unreachable(url: str, what: str, error: BaseException) -> BroadcastError:
-    """The error a handler sees when ``what`` could not reach the broker at ``url``."""
+    """The error a handler sees when ``what`` could not reach the broker at ``url``, or the
+    broker refused it."""
+    if is_refusal(error):
+        return BroadcastError(f"{what}: the broker at {redacted(url)} refused it ({error})")
     return BroadcastError(f"{what}: the broker at {redacted(url)} is unreachable ({error})")
 
 
@@ -115,7 +132,8 @@ class Backoff:
     async def wait(self, error: BaseException) -> None:
         """Sleep before the next attempt after ``error``."""
         if self.attempts == 0:
-            logger.warning("broadcast lost its broker at %s (%s); reconnecting", self.url, error)
+            what = "refused a read" if is_refusal(error) else "is lost"
+            logger.warning("broadcast's broker at %s %s (%s); retrying", self.url, what, error)
         delay = min(self.cap, self.first * 2**self.attempts)
         self.attempts += 1
         await asyncio.sleep(delay * (0.5 + random.random() / 2))

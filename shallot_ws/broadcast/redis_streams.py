@@ -26,6 +26,9 @@ from ._redis import (
     broker_errors,
     client,
     decoded,
+    is_refusal,
+    logger,
+    redacted,
     redis_url,
     unreachable,
 )
@@ -149,11 +152,29 @@ class RedisStreamBackend:
             try:
                 result = await self._reading.xread(streams, count=_COUNT, block=_BLOCK_MS)
             except self._errors as error:
+                if is_refusal(error) and await self._end_foreign_keys():
+                    continue
                 await backoff.wait(error)
                 continue
             backoff.reset()
             for key, entries in result or ():
                 self._deliver(key.decode(), entries)
+
+    async def _end_foreign_keys(self) -> bool:
+        """XREAD was refused: end the subscriptions of channels whose key holds something
+        other than a stream (another app's data), so the others are read on; whether any."""
+        found = False
+        for channel in list(self._cursors):
+            with contextlib.suppress(*self._errors):
+                kind = await self._redis.type(channel)
+                if kind not in (b"stream", b"none", "stream", "none"):
+                    found = True
+                    why = f"the key {channel!r} holds a Redis {kind.decode()}, not a stream"
+                    logger.warning("broadcast at %s: %s", redacted(self.url), why)
+                    self._cursors.pop(channel, None)
+                    for subscription in self.fanout.channels.pop(channel, ()):
+                        subscription.end(why)
+        return found
 
     def _deliver(self, channel: str, entries: list[Any]) -> None:
         if channel == self._wake_key:

@@ -82,6 +82,11 @@ BACKENDS: dict[str, Callable[[str, int | None, str], Backend]] = {
 }
 
 
+def _check_channel(what: str, channel: object) -> None:
+    if not isinstance(channel, str) or not channel:
+        raise InvalidHandler(f"{what} expected a non-empty str channel, got {channel!r}")
+
+
 class _Subscribing:
     """``async with broadcast.subscribe(...) as subscription``: registered for the block."""
 
@@ -148,8 +153,7 @@ class Broadcast:
     async def publish(self, channel: str, message: Any) -> None:
         """Deliver ``message`` to every subscriber of ``channel``, in every process the
         backend reaches. Never waits for a subscriber."""
-        if not isinstance(channel, str) or not channel:
-            raise InvalidHandler(f"publish expected a non-empty str channel, got {channel!r}")
+        _check_channel("publish", channel)
         self._open()
         await self._backend.publish(channel, message)
 
@@ -164,8 +168,7 @@ class Broadcast:
         """Subscribe to ``channel`` for an ``async with`` block. The subscription iterates
         the messages published from then on; ``subscription.history`` holds up to
         ``history`` of the messages before, oldest first. See ``Subscription``."""
-        if not isinstance(channel, str) or not channel:
-            raise InvalidHandler(f"subscribe expected a non-empty str channel, got {channel!r}")
+        _check_channel("subscribe", channel)
         if type(buffer) is not int or buffer < 1:
             raise InvalidHandler(f"subscribe expected a positive int buffer, got {buffer!r}")
         if policy not in POLICIES:

@@ -1,4 +1,4 @@
-"""What the three benchmarks share: the four echo peers, a websocket scope, and the table code.
+"""What the benchmarks share: the four echo peers, a websocket scope, the rounds, and the tables.
 
 Every peer does the same work: accept, then send back exactly the text frame it got, until
 the client leaves. ``APPS`` holds them as bare ASGI 3 callables (for the in-process
@@ -142,6 +142,18 @@ def rotated(peers: Sequence[str], round_: int) -> list[str]:
     return [*peers[shift:], *peers[:shift]]
 
 
+async def interleaved(
+    peers: Sequence[str], rounds: int, measure: Callable[[str], Awaitable[float]]
+) -> dict[str, list[float]]:
+    """``await measure(peer)`` for every peer, round after round, each round in ``rotated``
+    order; per peer, one result per round."""
+    results: dict[str, list[float]] = {peer: [] for peer in peers}
+    for round_ in range(rounds):
+        for peer in rotated(peers, round_):
+            results[peer].append(await measure(peer))
+    return results
+
+
 # -- ratios and tables -------------------------------------------------------------------------
 
 
@@ -162,6 +174,31 @@ def median_ratios(
 
 def verdict(passed: bool) -> str:
     return "PASS" if passed else "MISS"
+
+
+def ratio_table(
+    rates: Mapping[str, Sequence[float]],
+    rate_column: str,
+    targets: Mapping[str, float],
+    digits: int,
+) -> str:
+    """One row a peer, in ``rates``' order: its median rate, the median ratio shallot_ws /
+    peer, and for a peer in ``targets`` the least that ratio may be (shown with ``digits``
+    decimals) and the verdict."""
+    ratios = median_ratios(rates)
+    rows = []
+    for peer in rates:
+        target = targets.get(peer)
+        rows.append(
+            [
+                peer,
+                f"{statistics.median(rates[peer]):,.0f}",
+                "-" if peer == SHALLOT_WS else f"{ratios[peer]:.2f}x",
+                "-" if target is None else f">= {target:.{digits}f}x",
+                "-" if target is None else verdict(ratios[peer] >= target),
+            ]
+        )
+    return markdown_table(["peer", rate_column, "shallot_ws / peer", "target", "verdict"], rows)
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:

@@ -22,7 +22,6 @@ Run: ``python3 benchmarks/composed_inprocess.py [--frames N] [--rounds R]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import platform
@@ -33,7 +32,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the project root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._peers import markdown_table, median_ratios, rotated, verdict
+from benchmarks._peers import interleaved, markdown_table, median_ratios, verdict
+from benchmarks._runner import Count, parse_counts, rounds, show_table
 from benchmarks.echo_inprocess import echo_once
 from shallot_ws import compose, router, websocket, wrap_json, ws_send
 
@@ -74,12 +74,12 @@ async def measure(frames: int, rounds: int) -> dict[str, list[float]]:
     for peer in PEERS:  # warm up
         app, path = APPS[peer]
         await echo_once(app, payload[:1000], path)
-    rates: dict[str, list[float]] = {peer: [] for peer in PEERS}
-    for round_ in range(rounds):
-        for peer in rotated(PEERS, round_):
-            app, path = APPS[peer]
-            rates[peer].append(frames / await echo_once(app, payload, path))
-    return rates
+
+    async def rate(peer: str) -> float:
+        app, path = APPS[peer]
+        return frames / await echo_once(app, payload, path)
+
+    return await interleaved(PEERS, rounds, rate)
 
 
 def report(rates: dict[str, list[float]]) -> str:
@@ -101,22 +101,14 @@ def report(rates: dict[str, list[float]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    args = parse_counts(
+        __doc__, argv, Count(("--frames",), 20000, "frames per connection"), rounds(9)
     )
-    parser.add_argument("--frames", type=int, default=20000, help="frames per connection")
-    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds")
-    args = parser.parse_args(argv)
-    if args.frames < 1 or args.rounds < 1:
-        parser.error("--frames and --rounds must be positive")
     print(
         f"composition in-process: {args.frames} JSON frames x {args.rounds} rounds per app, "
         f"Python {platform.python_version()}; ratios are medians of per-round ratios"
     )
-    table = report(asyncio.run(measure(args.frames, args.rounds)))
-    print()
-    print(table)
-    return table
+    return show_table(report(asyncio.run(measure(args.frames, args.rounds))))
 
 
 if __name__ == "__main__":

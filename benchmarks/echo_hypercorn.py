@@ -19,14 +19,12 @@ Run: ``python3 benchmarks/echo_hypercorn.py [--round-trips K] [--rounds R]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import importlib.metadata
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,16 +38,8 @@ from websockets.asyncio.client import connect
 if __package__ in (None, ""):  # run as a file: make the project root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._peers import (
-    PEERS,
-    RAW,
-    SERVED,
-    SHALLOT_WS,
-    markdown_table,
-    median_ratios,
-    rotated,
-    verdict,
-)
+from benchmarks._peers import PEERS, RAW, SERVED, interleaved, ratio_table
+from benchmarks._runner import Count, parse_counts, rounds, show_table
 
 ROOT = Path(__file__).resolve().parents[1]  # on the servers' PYTHONPATH
 HOST = "127.0.0.1"
@@ -139,43 +129,20 @@ async def measure(uris: dict[str, str], count: int, rounds: int) -> dict[str, li
     payload = [f"frame {i:06d} of the echo benchmark" for i in range(count)]
     for peer in PEERS:
         await round_trips(uris[peer], payload[:WARMUP_ROUND_TRIPS])
-    rates: dict[str, list[float]] = {peer: [] for peer in PEERS}
-    for round_ in range(rounds):
-        for peer in rotated(PEERS, round_):
-            rates[peer].append(count / await round_trips(uris[peer], payload))
-    return rates
 
+    async def rate(peer: str) -> float:
+        return count / await round_trips(uris[peer], payload)
 
-def report(rates: dict[str, list[float]]) -> str:
-    ratios = median_ratios(rates)
-    rows = []
-    for peer in PEERS:
-        targeted = peer == RAW
-        rows.append(
-            [
-                peer,
-                f"{statistics.median(rates[peer]):,.0f}",
-                "-" if peer == SHALLOT_WS else f"{ratios[peer]:.2f}x",
-                f">= {TARGET_VS_RAW:.2f}x" if targeted else "-",
-                verdict(ratios[peer] >= TARGET_VS_RAW) if targeted else "-",
-            ]
-        )
-    header = ["peer", "median round trips/s", "shallot_ws / peer", "target", "verdict"]
-    return markdown_table(header, rows)
+    return await interleaved(PEERS, rounds, rate)
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    args = parse_counts(
+        __doc__,
+        argv,
+        Count(("-k", "--round-trips"), 2000, "round trips per connection (K)"),
+        rounds(9),
     )
-    parser.add_argument(
-        "-k", "--round-trips", type=int, default=2000, help="round trips per connection (K)"
-    )
-    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds")
-    args = parser.parse_args(argv)
-    if args.round_trips < 1 or args.rounds < 1:
-        parser.error("--round-trips and --rounds must be positive")
-
     print(
         f"echo through hypercorn {importlib.metadata.version('hypercorn')}: "
         f"{args.round_trips} round trips x {args.rounds} rounds per peer, "
@@ -185,10 +152,7 @@ def main(argv: list[str] | None = None) -> str:
     )
     with servers(PEERS) as uris:
         rates = asyncio.run(measure(uris, args.round_trips, args.rounds))
-    table = report(rates)
-    print()
-    print(table)
-    return table
+    return show_table(ratio_table(rates, "median round trips/s", {RAW: TARGET_VS_RAW}, digits=2))
 
 
 if __name__ == "__main__":

@@ -16,11 +16,9 @@ Run: ``python3 benchmarks/echo_inprocess.py [--frames N] [--rounds R]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import platform
-import statistics
 import sys
 import time
 from collections import deque
@@ -35,16 +33,14 @@ from benchmarks._peers import (
     DISCONNECT,
     PEERS,
     SHALLOT2,
-    SHALLOT_WS,
     STARLETTE,
     ASGIApp,
     Message,
-    markdown_table,
-    median_ratios,
-    rotated,
-    verdict,
+    interleaved,
+    ratio_table,
     websocket_scope,
 )
+from benchmarks._runner import Count, parse_counts, rounds, show_table
 
 # shallot_ws/peer, at least
 TARGETS = {SHALLOT2: 1.1, STARLETTE: 1.8}
@@ -90,49 +86,23 @@ async def measure(frames: int, rounds: int) -> dict[str, list[float]]:
     warmup = payload[:WARMUP_FRAMES]
     for peer in PEERS:
         await echo_once(APPS[peer], warmup)
-    rates: dict[str, list[float]] = {peer: [] for peer in PEERS}
-    for round_ in range(rounds):
-        for peer in rotated(PEERS, round_):
-            rates[peer].append(frames / await echo_once(APPS[peer], payload))
-    return rates
 
+    async def rate(peer: str) -> float:
+        return frames / await echo_once(APPS[peer], payload)
 
-def report(rates: dict[str, list[float]]) -> str:
-    ratios = median_ratios(rates)
-    rows = []
-    for peer in PEERS:
-        target = TARGETS.get(peer)
-        rows.append(
-            [
-                peer,
-                f"{statistics.median(rates[peer]):,.0f}",
-                "-" if peer == SHALLOT_WS else f"{ratios[peer]:.2f}x",
-                "-" if target is None else f">= {target:.1f}x",
-                "-" if target is None else verdict(ratios[peer] >= target),
-            ]
-        )
-    header = ["peer", "median msgs/s", "shallot_ws / peer", "target", "verdict"]
-    return markdown_table(header, rows)
+    return await interleaved(PEERS, rounds, rate)
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    args = parse_counts(
+        __doc__, argv, Count(("--frames",), 20000, "frames per connection"), rounds(9)
     )
-    parser.add_argument("--frames", type=int, default=20000, help="frames per connection")
-    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds")
-    args = parser.parse_args(argv)
-    if args.frames < 1 or args.rounds < 1:
-        parser.error("--frames and --rounds must be positive")
-
     print(
         f"echo in-process: {args.frames} frames x {args.rounds} rounds per peer, "
         f"Python {platform.python_version()}; ratios are medians of per-round ratios"
     )
-    table = report(asyncio.run(measure(args.frames, args.rounds)))
-    print()
-    print(table)
-    return table
+    rates = asyncio.run(measure(args.frames, args.rounds))
+    return show_table(ratio_table(rates, "median msgs/s", TARGETS, digits=1))
 
 
 if __name__ == "__main__":

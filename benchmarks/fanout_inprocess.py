@@ -34,7 +34,6 @@ Run: ``python3 benchmarks/fanout_inprocess.py [--connections C] [--rounds R]
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import platform
@@ -65,6 +64,7 @@ from benchmarks._peers import (
     rotated,
     websocket_scope,
 )
+from benchmarks._runner import Count, parse_counts, rounds, show_table
 from shallot_ws import websocket, ws_send
 from shallot_ws.broadcast import Broadcast
 from shallot_ws.merge import merge
@@ -372,19 +372,14 @@ def report(
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    args = parse_counts(
+        __doc__,
+        argv,
+        Count(("--connections",), 1000, "fast subscribers"),
+        rounds(21),
+        Count(("--publishes",), 5, "timed publishes per round"),
+        Count(("--held",), 10000, "publishes before the slow one's memory (0: skip)", least=0),
     )
-    parser.add_argument("--connections", type=int, default=1000, help="fast subscribers")
-    parser.add_argument("--rounds", type=int, default=21, help="interleaved rounds")
-    parser.add_argument("--publishes", type=int, default=5, help="timed publishes per round")
-    parser.add_argument(
-        "--held", type=int, default=10000, help="publishes before the slow one's memory (0: skip)"
-    )
-    args = parser.parse_args(argv)
-    if args.connections < 1 or args.rounds < 1 or args.publishes < 1 or args.held < 0:
-        parser.error("--connections, --rounds and --publishes must be positive, --held >= 0")
-
     print(
         f"fan-out in-process: 1 publish to {args.connections} connections (+ 1 slow), "
         f"{args.publishes} publishes x {args.rounds} rounds per peer, "
@@ -392,10 +387,7 @@ def main(argv: list[str] | None = None) -> str:
     )
     rates = asyncio.run(measure(args.connections, args.rounds, args.publishes))
     held = asyncio.run(measure_held(args.held)) if args.held else None
-    table = report(rates, args.connections, held, args.held)
-    print()
-    print(table)
-    return table
+    return show_table(report(rates, args.connections, held, args.held))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ Run: ``python3 benchmarks/idle_memory.py [--connections C] [--rounds R]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import platform
@@ -37,11 +36,12 @@ from benchmarks._peers import (
     SHALLOT_WS,
     ASGIApp,
     Message,
+    interleaved,
     markdown_table,
-    rotated,
     verdict,
     websocket_scope,
 )
+from benchmarks._runner import Count, parse_counts, rounds, show_table
 
 TARGET_OVER_RAW = 3 * 1024  # bytes per connection
 WARMUP_CONNECTIONS = 50
@@ -116,11 +116,7 @@ async def measure(count: int, rounds: int) -> dict[str, list[float]]:
     """Bytes per idle connection per peer, one entry per round."""
     for peer in PEERS:
         await idle_bytes(APPS[peer], WARMUP_CONNECTIONS)
-    held: dict[str, list[float]] = {peer: [] for peer in PEERS}
-    for round_ in range(rounds):
-        for peer in rotated(PEERS, round_):
-            held[peer].append(await idle_bytes(APPS[peer], count))
-    return held
+    return await interleaved(PEERS, rounds, lambda peer: idle_bytes(APPS[peer], count))
 
 
 def report(held: dict[str, list[float]]) -> str:
@@ -143,15 +139,9 @@ def report(held: dict[str, list[float]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    args = parse_counts(
+        __doc__, argv, Count(("--connections",), 2000, "idle connections"), rounds(3)
     )
-    parser.add_argument("--connections", type=int, default=2000, help="idle connections")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
-    args = parser.parse_args(argv)
-    if args.connections < 1 or args.rounds < 1:
-        parser.error("--connections and --rounds must be positive")
-
     print(
         f"idle memory: {args.connections} connections x {args.rounds} rounds per peer, "
         f"Python {platform.python_version()}, tracemalloc; the median round is shown"
@@ -164,10 +154,7 @@ def main(argv: list[str] | None = None) -> str:
     finally:
         if not tracing:
             tracemalloc.stop()
-    table = report(held)
-    print()
-    print(table)
-    return table
+    return show_table(report(held))
 
 
 if __name__ == "__main__":

@@ -53,3 +53,24 @@ def test_fanout_inprocess_runs():
 @pytest.mark.server
 def test_echo_hypercorn_runs():
     assert_every_peer(echo_hypercorn.main(["--round-trips", "20", "--rounds", "1"]))
+
+
+@pytest.mark.parametrize(
+    ("script", "argv", "refusal"),
+    [
+        (echo_inprocess, ["--frames", "0"], "--frames and --rounds must be positive"),
+        (composed_inprocess, ["--rounds", "0"], "--frames and --rounds must be positive"),
+        (idle_memory, ["--connections", "0"], "--connections and --rounds must be positive"),
+        (echo_hypercorn, ["-k", "0"], "--round-trips and --rounds must be positive"),
+        (
+            fanout_inprocess,
+            ["--held", "-1"],
+            "--connections, --rounds and --publishes must be positive, --held >= 0",
+        ),
+    ],
+)
+def test_counts_below_their_least_are_refused(script, argv, refusal, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        script.main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.endswith(f": error: {refusal}\n")

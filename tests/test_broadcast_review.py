@@ -546,3 +546,65 @@ async def test_failed_subscribes_leave_no_pending_confirmation():
         backend = broadcast._backend
         await asyncio.gather(*backend._tasks)
         assert backend._confirmations == {}
+
+
+@server
+async def test_a_late_reply_to_an_abandoned_subscribe_does_not_confirm_the_next_one(redis_server):
+    """A join cancelled before Redis confirmed its SUBSCRIBE, the channel left (UNSUBSCRIBE)
+    and joined again: the reply to the first SUBSCRIBE must not confirm the second join,
+    which would return before Redis subscribed it (and miss what is published then)."""
+    broadcast = Broadcast(url_of(redis_server, "redis"))
+    backend = broadcast._backend
+    replies: asyncio.Queue = asyncio.Queue()
+    released = asyncio.Semaphore(0)
+    original = backend._pubsub.get_message
+
+    async def one_reply_at_a_time(*args, **kwargs):
+        message = await original(*args, **kwargs)
+        if message is not None and message["type"] in ("subscribe", "unsubscribe"):
+            await replies.put(message["type"])
+            await released.acquire()
+        return message
+
+    backend._pubsub.get_message = one_reply_at_a_time
+
+    async def room_subscribed() -> bool:
+        return "room" in backend._subscribed
+
+    async def room_unsubscribed() -> bool:
+        return "room" not in backend._subscribed
+
+    try:
+        warming = asyncio.create_task(broadcast.subscribe("warm").__aenter__())  # the reader
+        assert await asyncio.wait_for(replies.get(), 5) == "subscribe"
+        released.release()
+        await asyncio.wait_for(warming, 5)  # ended by aclose at the end
+
+        first = asyncio.create_task(broadcast.subscribe("room").__aenter__())
+        await until(room_subscribed)
+        first.cancel()  # before its reply is read: it leaves, an UNSUBSCRIBE follows
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await until(room_unsubscribed)
+
+        joining = broadcast.subscribe("room")
+        second = asyncio.create_task(joining.__aenter__())
+        await until(room_subscribed)
+        assert await asyncio.wait_for(replies.get(), 5) == "subscribe"  # the first's
+        released.release()
+        # The reader has handled that reply once it reads the next one.
+        assert await asyncio.wait_for(replies.get(), 5) == "unsubscribe"
+        await asyncio.sleep(0)  # a confirmed join would resume now
+        assert not second.done()  # not confirmed by a reply to another SUBSCRIBE
+        released.release()
+        assert await asyncio.wait_for(replies.get(), 5) == "subscribe"  # its own
+        released.release()
+        subscription = await asyncio.wait_for(second, 5)
+        await broadcast.publish("room", "heard")
+        assert await asyncio.wait_for(anext(subscription), 5) == "heard"
+        await joining.__aexit__(None, None, None)
+        released.release()
+    finally:
+        for _ in range(10):
+            released.release()
+        await broadcast.aclose()

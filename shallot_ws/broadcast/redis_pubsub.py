@@ -57,6 +57,9 @@ class RedisPubSubBackend:
         self._commands = asyncio.Lock()  # SUBSCRIBE and UNSUBSCRIBE, in the order decided
         self._subscribed: set[str] = set()  # channels SUBSCRIBEd and not UNSUBSCRIBEd
         self._confirmations: dict[str, asyncio.Future[None]] = {}
+        # SUBSCRIBE replies still to come, per channel: a join is confirmed by the reply to
+        # its own SUBSCRIBE, not by a late reply to an earlier one for the same channel.
+        self._expected: dict[str, int] = {}
         self._pinged = False  # the reader pinged and has heard nothing since
         self._closed = False
         self._publishing = Pending()
@@ -86,7 +89,15 @@ class RedisPubSubBackend:
                     return []  # closed meanwhile: the broadcast refuses the subscription
                 if channel not in self._subscribed:
                     self._confirmations[channel] = asyncio.get_running_loop().create_future()
-                    await self._pubsub.subscribe(channel)
+                    self._expected[channel] = self._expected.get(channel, 0) + 1
+                    try:
+                        await self._pubsub.subscribe(channel)
+                    except BaseException:  # perhaps never sent: wait for no reply to it
+                        if self._expected.get(channel, 0) > 1:
+                            self._expected[channel] -= 1
+                        else:
+                            self._expected.pop(channel, None)
+                        raise
                     self._subscribed.add(channel)
             if self._reader is None and not self._closed:
                 self._reader = background(self._read(), "shallot_ws broadcast: redis pub/sub")
@@ -133,6 +144,7 @@ class RedisPubSubBackend:
                     continue
             except self._errors as error:
                 self._pinged = False  # a new connection gets a ping of its own
+                self._expected.clear()  # no reply comes on a broken connection
                 await backoff.wait(error)
                 self._forget_stale()
                 continue
@@ -144,9 +156,19 @@ class RedisPubSubBackend:
                 if item is not SKIPPED:
                     self.fanout.deliver(channel, item)
             elif message["type"] == "subscribe":
-                confirmation = self._confirmations.pop(message["channel"].decode(), None)
-                if confirmation is not None and not confirmation.done():
-                    confirmation.set_result(None)
+                self._confirmed(message["channel"].decode())
+
+    def _confirmed(self, channel: str) -> None:
+        """A SUBSCRIBE reply: once the last one sent for ``channel`` is in, joins may go on.
+        (After a reconnection redis-py subscribes again, with replies nobody counted.)"""
+        waiting = self._expected.get(channel, 0) - 1
+        if waiting > 0:
+            self._expected[channel] = waiting
+            return
+        self._expected.pop(channel, None)
+        confirmation = self._confirmations.pop(channel, None)
+        if confirmation is not None and not confirmation.done():
+            confirmation.set_result(None)
 
     async def _heartbeat(self) -> None:
         """Nothing heard for ``_HEARTBEAT`` seconds: ping the broker. Nothing heard for as long

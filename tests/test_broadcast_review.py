@@ -213,8 +213,8 @@ async def test_a_message_shallot_ws_did_not_publish_is_skipped_and_the_reader_go
             assert await take(room, 1) == ["mine"]
         skipped = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         expected = f"broadcast skipped a message on 'room' at {url} that shallot_ws did not publish"
-        assert skipped and all(message.startswith(expected) for message in skipped)
-        assert len(skipped) == (1 if scheme == "redis" else 2)
+        assert len(skipped) == 1 and skipped[0].startswith(expected)  # once a channel
+        assert skipped[0].endswith("later ones on this channel are skipped without a warning")
     finally:
         await raw.aclose()
 

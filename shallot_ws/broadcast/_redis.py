@@ -96,19 +96,24 @@ def unreachable(url: str, what: str, error: BaseException) -> BroadcastError:
 SKIPPED: Any = object()  # ``decoded``: not a message shallot_ws published
 
 
-def decoded(payload: Any, channel: str, url: str) -> Any:
-    """The message in ``payload``, or ``SKIPPED`` with a warning when something other than
-    shallot_ws wrote it (a ``redis-cli`` PUBLISH, another app's stream entry): one foreign
-    message must not stop the reader that every subscription of the process depends on."""
+def decoded(payload: Any, channel: str, url: str, warned: set[str]) -> Any:
+    """The message in ``payload``, or ``SKIPPED`` when something other than shallot_ws wrote
+    it (a ``redis-cli`` PUBLISH, another app's stream entry): one foreign message must not
+    stop the reader that every subscription of the process depends on. The first skipped on
+    a channel is logged (a warning); ``warned`` holds the channels already logged, so that a
+    foreign producer cannot flood the log."""
     try:
         return decode(payload)
     except (InvalidMessage, ValueError) as error:
-        logger.warning(
-            "broadcast skipped a message on %r at %s that shallot_ws did not publish (%s)",
-            channel,
-            redacted(url),
-            error,
-        )
+        if channel not in warned:
+            warned.add(channel)
+            logger.warning(
+                "broadcast skipped a message on %r at %s that shallot_ws did not publish "
+                "(%s); later ones on this channel are skipped without a warning",
+                channel,
+                redacted(url),
+                error,
+            )
         return SKIPPED
 
 

@@ -49,6 +49,7 @@ class RedisPubSubBackend:
         self.url = url
         self.keep = 0
         self.fanout = Fanout()
+        self._foreign: set[str] = set()  # channels where a foreign message was logged
         self._redis = client(redis_url(url, scheme))
         self._pubsub = self._redis.pubsub()
         self._errors = broker_errors()
@@ -152,7 +153,7 @@ class RedisPubSubBackend:
             backoff.reset()
             if message["type"] == "message":
                 channel = message["channel"].decode()
-                item = decoded(message["data"], channel, self.url)
+                item = decoded(message["data"], channel, self.url, self._foreign)
                 if item is not SKIPPED:
                     self.fanout.deliver(channel, item)
             elif message["type"] == "subscribe":

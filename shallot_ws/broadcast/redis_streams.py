@@ -63,6 +63,7 @@ class RedisStreamBackend:
         self.url = url
         self.keep = keep
         self.fanout = Fanout()
+        self._foreign: set[str] = set()  # channels where a foreign message was logged
         address = redis_url(url, scheme)
         self._redis = client(address)
         self._reading = client(
@@ -120,7 +121,7 @@ class RedisStreamBackend:
             raise unreachable(self.url, f"subscribe to {channel!r}", error) from error
         if self._reader is None and not self._closing:
             self._reader = background(self._read(), "shallot_ws broadcast: redis streams")
-        kept = (decoded(fields.get(_FIELD, b""), channel, self.url) for _, fields in entries)
+        kept = (self._decoded(channel, fields) for _, fields in entries)
         return [message for message in kept if message is not SKIPPED][::-1]
 
     async def _start(self, channel: str) -> None:
@@ -176,6 +177,9 @@ class RedisStreamBackend:
                         subscription.end(why)
         return found
 
+    def _decoded(self, channel: str, fields: dict[bytes, bytes]) -> Any:
+        return decoded(fields.get(_FIELD, b""), channel, self.url, self._foreign)
+
     def _deliver(self, channel: str, entries: list[Any]) -> None:
         if channel == self._wake_key:
             self._wake_cursor = entries[-1][0].decode()
@@ -190,7 +194,7 @@ class RedisStreamBackend:
                 continue
             position = _id(entry_id)
             self._cursors[channel] = entry_id.decode()
-            message = decoded(fields.get(_FIELD, b""), channel, self.url)
+            message = self._decoded(channel, fields)
             if message is SKIPPED:  # another writer's entry: read on past it
                 continue
             for subscription in tuple(subscribers):

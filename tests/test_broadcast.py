@@ -158,3 +158,15 @@ async def test_a_closed_broadcast_ends_its_subscriptions_and_refuses_more():
         async with broadcast.subscribe("room"):
             pass
     await broadcast.aclose()  # idempotent
+
+
+async def test_an_overflowed_subscription_no_longer_counts_as_a_subscriber():
+    broadcast = Broadcast()
+    async with broadcast.subscribe("room", buffer=1, policy="end") as strict, \
+            broadcast.subscribe("room") as patient:
+        assert broadcast.subscribers("room") == 2
+        await broadcast.publish("room", 1)
+        await broadcast.publish("room", 2)
+        assert strict.overflowed and broadcast.subscribers("room") == 1
+        assert await drain(patient) == [1, 2]
+    assert broadcast.subscribers("room") == 0

@@ -185,8 +185,10 @@ class Broadcast:
         return _Subscribing(self, Subscription(channel, buffer, policy), history)
 
     def subscribers(self, channel: str) -> int:
-        """How many subscriptions ``channel`` has in this process now."""
-        return self._backend.fanout.count(channel)
+        """How many live subscriptions ``channel`` has in this process now (one that ended,
+        e.g. overflowed, no longer counts, even before its handler leaves it)."""
+        subscriptions = self._backend.fanout.channels.get(channel, ())
+        return sum(not subscription.ended for subscription in subscriptions)
 
     def _open(self) -> Backend:
         if self._closed:

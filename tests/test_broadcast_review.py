@@ -608,3 +608,12 @@ async def test_a_late_reply_to_an_abandoned_subscribe_does_not_confirm_the_next_
         for _ in range(10):
             released.release()
         await broadcast.aclose()
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_url_redis_py_cannot_parse_is_refused_without_showing_its_password(scheme):
+    with pytest.raises(InvalidHandler) as refused:
+        Broadcast(f"{scheme}://ada:se/cret:x@127.0.0.1:6379/0")
+    assert "cret" not in str(refused.value)
+    assert str(refused.value).startswith("Broadcast expected a Redis URL like redis://")
+    assert str(refused.value).endswith("got 'redis://ada:***@127.0.0.1:6379/0'")

@@ -69,7 +69,13 @@ def redis_url(url: str, scheme: str) -> str:
 def client(url: str, **options: Any) -> Any:
     """A redis-py asyncio client for ``url`` that fails fast when the broker is down."""
     options.setdefault("socket_connect_timeout", 2.0)
-    return _redis().Redis.from_url(url, **options)
+    try:
+        return _redis().Redis.from_url(url, **options)
+    except ValueError:  # redis-py's message may quote the password: not shown
+        raise InvalidHandler(
+            f"Broadcast expected a Redis URL like redis://[[user]:password@]host[:port][/db] "
+            f"(with '/', '?' and '@' in a password percent-encoded), got {redacted(url)!r}"
+        ) from None
 
 
 _QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*")

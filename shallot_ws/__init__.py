@@ -8,6 +8,8 @@ from .broadcast import Broadcast
 from .compose import MappedReceiver, compose, relay
 from .errors import (
     BroadcastError,
+    ConfigError,
+    ConfigTypeError,
     InvalidHandler,
     InvalidMessage,
     InvalidMessageType,
@@ -37,6 +39,8 @@ from .subprotocols import select_subprotocol
 __all__ = [
     "Broadcast",
     "BroadcastError",
+    "ConfigError",
+    "ConfigTypeError",
     "InvalidHandler",
     "InvalidMessage",
     "InvalidMessageType",

@@ -2,7 +2,9 @@
 
     ShallotWSError
      ├── WSDisconnect            the client left; carries its close code and reason
-     ├── InvalidHandler          a handler or hook has the wrong shape (decoration time)
+     ├── ConfigError             a configuration mistake: an option, URL, pattern or origin
+     │    └── ConfigTypeError    ... whose value has the wrong type
+     ├── InvalidHandler          a handler or hook is not one (wrong kind or signature)
      ├── InvalidMessage          a message or builder argument has a wrong value
      │    └── InvalidMessageType a message or builder argument has a wrong type
      ├── SubprotocolError        an accept names a subprotocol the client did not offer
@@ -16,6 +18,7 @@
           ├── ASGIViolation      the app broke the ASGI WebSocket protocol
           └── FlowError          a step of a client flow could not be done; carries the transcript
 
+``ConfigError`` is also a ``ValueError``, ``ConfigTypeError`` a ``TypeError`` too.
 ``InvalidHandler`` and ``InvalidMessageType`` are also ``TypeError``s; ``InvalidMessage``,
 ``SubprotocolError`` and ``RouteError`` also ``ValueError``s, ``BroadcastError`` a
 ``ConnectionError``, so callers may catch either
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 __all__ = [
     "BroadcastError",
+    "ConfigError",
+    "ConfigTypeError",
     "InvalidHandler",
     "InvalidMessage",
     "InvalidMessageType",
@@ -60,6 +65,15 @@ class WSDisconnect(ShallotWSError):
         if self.reason:
             return f"client disconnected with code {self.code} ({self.reason})"
         return f"client disconnected with code {self.code}"
+
+
+class ConfigError(ShallotWSError, ValueError):
+    """A configuration mistake, found when the app is built: an option value, a URL, a
+    pattern, an origin. The text names the option, what was expected and what came."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A configuration value of the wrong type (a ``str`` where seconds were expected)."""
 
 
 class InvalidHandler(ShallotWSError, TypeError):

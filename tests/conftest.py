@@ -29,7 +29,8 @@ async def no_leaked_tasks():
 
     def check() -> None:
         leaked = [
-            task for task in asyncio.all_tasks() - before
+            task
+            for task in asyncio.all_tasks() - before
             if task is not asyncio.current_task() and not task.done()
         ]
         assert not leaked, f"tasks outlived their connection: {leaked!r}"

@@ -35,12 +35,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 __all__ = [
+    "installed_version",
     "HOST",
     "REPORT_ENV",
     "SERVERS",
@@ -87,6 +89,18 @@ LOG_CONFIG: dict[str, Any] = {
 
 class ServerError(AssertionError):
     """The server did not start, or did not stop, as expected; the message shows its log."""
+
+
+def installed_version(distribution: str) -> tuple[int, ...]:
+    """The installed release of ``distribution`` as numbers, ``(0, 55, 0)`` for 0.55.0: for
+    tests that assert another project's quirk up to the release that fixed it."""
+    numbers = []
+    for part in version(distribution).split("."):
+        digits = "".join(char for char in part if char.isdigit())
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers)
 
 
 def free_port() -> int:

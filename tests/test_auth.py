@@ -58,7 +58,9 @@ def test_find_token_in_each_source():
     options = {"cookie": "tok", "subprotocol_prefix": "bearer.", "query_param": "token"}
     assert find_token(everywhere, **options) == ("header", "h")
     assert find_token(everywhere, **{**options, "header": None}) == ("cookie", "c")
-    assert find_token(everywhere, header=None, subprotocol_prefix="bearer.", query_param="token") == (
+    assert find_token(
+        everywhere, header=None, subprotocol_prefix="bearer.", query_param="token"
+    ) == (
         "subprotocol",
         "s",
     )
@@ -102,12 +104,21 @@ def test_challenge():
 @pytest.mark.parametrize(
     ("options", "error", "text"),
     [
-        ({"header": None}, ValueError,
-         "bearer_auth expected at least one of header, cookie, subprotocol_prefix or query_param, got none"),
-        ({"realm": 'a"b'}, ValueError,
-         "bearer_auth expected a realm of printable ASCII without quotes or backslashes, got 'a\"b'"),
-        ({"realm": "a\nb"}, ValueError,
-         "bearer_auth expected a realm of printable ASCII without quotes or backslashes, got 'a\\nb'"),
+        (
+            {"header": None},
+            ValueError,
+            "bearer_auth expected at least one of header, cookie, subprotocol_prefix or query_param, got none",
+        ),
+        (
+            {"realm": 'a"b'},
+            ValueError,
+            "bearer_auth expected a realm of printable ASCII without quotes or backslashes, got 'a\"b'",
+        ),
+        (
+            {"realm": "a\nb"},
+            ValueError,
+            "bearer_auth expected a realm of printable ASCII without quotes or backslashes, got 'a\\nb'",
+        ),
         ({"scope_key": ""}, ValueError, "bearer_auth expected a non-empty scope_key, got ''"),
         ({"query_param": 1}, TypeError, "bearer_auth expected a str query_param, got int"),
         ({"cookie": ""}, ValueError, "bearer_auth expected a non-empty cookie, got ''"),
@@ -232,7 +243,9 @@ async def test_an_invalid_token_is_refused_with_401_invalid_token(path, headers)
 async def test_the_token_is_never_logged(caplog):
     caplog.set_level(logging.DEBUG)
     with pytest.raises(HandshakeRefused):
-        async with connect(app_with(bearer_auth(verify)), headers={"authorization": "Bearer s3cr3t"}):
+        async with connect(
+            app_with(bearer_auth(verify)), headers={"authorization": "Bearer s3cr3t"}
+        ):
             pass
     assert [r.getMessage() for r in caplog.records] == [
         "refused /: invalid bearer token (from the header)"

@@ -24,8 +24,11 @@ async def drain(subscription):
 
 async def test_every_subscriber_of_a_channel_gets_every_message_in_order():
     broadcast = Broadcast()
-    async with broadcast.subscribe("a") as one, broadcast.subscribe("a") as two, \
-            broadcast.subscribe("b") as other:
+    async with (
+        broadcast.subscribe("a") as one,
+        broadcast.subscribe("a") as two,
+        broadcast.subscribe("b") as other,
+    ):
         assert broadcast.subscribers("a") == 2
         await broadcast.publish("a", 1)
         await broadcast.publish("a", {"x": 2})
@@ -81,9 +84,10 @@ async def test_a_room_over_merge_and_broadcast_closes_a_too_slow_client_with_101
 
     @websocket
     async def room(scope, receiver):
-        async with broadcast.subscribe("room", buffer=2, policy="end") as feed, merge(
-            receiver, feed=feed
-        ) as events:
+        async with (
+            broadcast.subscribe("room", buffer=2, policy="end") as feed,
+            merge(receiver, feed=feed) as events,
+        ):
             async for source, item in events:
                 if source == "client":
                     await broadcast.publish("room", item)
@@ -108,20 +112,29 @@ async def test_a_room_over_merge_and_broadcast_closes_a_too_slow_client_with_101
 
 def test_bad_arguments_are_named():
     broadcast = Broadcast()
-    with pytest.raises(InvalidHandler, match="^Broadcast expected a URL starting with "
-                       "'memory://', 'redis://', 'rediss://', 'redis-stream://', "
-                       "'rediss-stream://', got 'kafka://x'$"):
+    with pytest.raises(
+        InvalidHandler,
+        match="^Broadcast expected a URL starting with "
+        "'memory://', 'redis://', 'rediss://', 'redis-stream://', "
+        "'rediss-stream://', got 'kafka://x'$",
+    ):
         Broadcast("kafka://x")
     with pytest.raises(InvalidHandler, match="^Broadcast expected keep to be an int >= 0, got -1$"):
         Broadcast(keep=-1)
-    with pytest.raises(InvalidHandler, match=r"^subscribe asked for history=2, but this "
-                       r"broadcast keeps 0 messages a channel: Broadcast\('memory://', keep=...\)$"):
+    with pytest.raises(
+        InvalidHandler,
+        match=r"^subscribe asked for history=2, but this "
+        r"broadcast keeps 0 messages a channel: Broadcast\('memory://', keep=...\)$",
+    ):
         broadcast.subscribe("x", history=2)
-    with pytest.raises(InvalidHandler, match="^subscribe expected history to be an int >= 0, "
-                       "got -1$"):
+    with pytest.raises(
+        InvalidHandler, match="^subscribe expected history to be an int >= 0, got -1$"
+    ):
         Broadcast(keep=10).subscribe("x", history=-1)
-    with pytest.raises(InvalidHandler, match="^subscribe expected a policy in drop_oldest, "
-                       "drop_newest, end, got 'block'$"):
+    with pytest.raises(
+        InvalidHandler,
+        match="^subscribe expected a policy in drop_oldest, drop_newest, end, got 'block'$",
+    ):
         broadcast.subscribe("x", policy="block")  # type: ignore[arg-type]
     with pytest.raises(InvalidHandler, match="^subscribe expected a positive int buffer"):
         broadcast.subscribe("x", buffer=0)
@@ -133,9 +146,11 @@ async def test_history_gives_a_joiner_the_last_messages_kept_then_the_live_ones(
     broadcast = Broadcast(keep=3)
     for number in range(5):
         await broadcast.publish("room", number)
-    async with broadcast.subscribe("room", history=2, buffer=1) as late, \
-            broadcast.subscribe("room", history=3) as all_kept, \
-            broadcast.subscribe("room") as none:
+    async with (
+        broadcast.subscribe("room", history=2, buffer=1) as late,
+        broadcast.subscribe("room", history=3) as all_kept,
+        broadcast.subscribe("room") as none,
+    ):
         await broadcast.publish("room", "live")
         assert late.history == [3, 4] and await drain(late) == ["live"]
         assert all_kept.history == [2, 3, 4] and await drain(all_kept) == ["live"]
@@ -162,8 +177,10 @@ async def test_a_closed_broadcast_ends_its_subscriptions_and_refuses_more():
 
 async def test_an_overflowed_subscription_no_longer_counts_as_a_subscriber():
     broadcast = Broadcast()
-    async with broadcast.subscribe("room", buffer=1, policy="end") as strict, \
-            broadcast.subscribe("room") as patient:
+    async with (
+        broadcast.subscribe("room", buffer=1, policy="end") as strict,
+        broadcast.subscribe("room") as patient,
+    ):
         assert broadcast.subscribers("room") == 2
         await broadcast.publish("room", 1)
         await broadcast.publish("room", 2)

@@ -26,6 +26,7 @@ def url_of(server, scheme: str) -> str:
 
 async def take(subscription, count: int, timeout: float = 5.0) -> list:
     """The next ``count`` messages, failing if they do not come within ``timeout``."""
+
     async def taking():
         return [await subscription.__anext__() for _ in range(count)]
 
@@ -40,8 +41,11 @@ def tasks_left() -> set[asyncio.Task]:
 async def test_a_message_reaches_every_subscriber_of_every_broadcast(redis_server, scheme):
     url = url_of(redis_server, scheme)
     async with Broadcast(url) as here, Broadcast(url) as there:
-        async with here.subscribe("room") as near, there.subscribe("room") as far, \
-                there.subscribe("other") as other:
+        async with (
+            here.subscribe("room") as near,
+            there.subscribe("room") as far,
+            there.subscribe("other") as other,
+        ):
             for message in ("text", b"\x00bytes", {"user": "ada", "n": [1, 2.5, None]}):
                 await here.publish("room", message)
             expected = ["text", b"\x00bytes", {"user": "ada", "n": [1, 2.5, None]}]
@@ -57,8 +61,11 @@ async def test_a_message_reaches_every_subscriber_of_every_broadcast(redis_serve
 @pytest.mark.parametrize("scheme", SCHEMES)
 async def test_what_a_broker_cannot_carry_is_refused_before_publishing(redis_server, scheme):
     async with Broadcast(url_of(redis_server, scheme)) as broadcast:
-        with pytest.raises(InvalidMessageType, match="^publish expected a str, bytes or "
-                           "JSON-serializable message for a broker, got set "):
+        with pytest.raises(
+            InvalidMessageType,
+            match="^publish expected a str, bytes or "
+            "JSON-serializable message for a broker, got set ",
+        ):
             await broadcast.publish("room", {1, 2})
         with pytest.raises(InvalidMessageType, match="got float"):
             await broadcast.publish("room", float("nan"))
@@ -72,9 +79,11 @@ async def test_what_a_broker_cannot_carry_is_refused_before_publishing(redis_ser
 async def test_a_slow_subscriber_loses_by_its_policy_counted_and_delays_nobody(
     redis_server, scheme, policy, kept, overflowed
 ):
-    async with Broadcast(url_of(redis_server, scheme)) as broadcast, \
-            broadcast.subscribe("feed", buffer=3, policy=policy) as slow, \
-            broadcast.subscribe("feed", buffer=20) as fast:
+    async with (
+        Broadcast(url_of(redis_server, scheme)) as broadcast,
+        broadcast.subscribe("feed", buffer=3, policy=policy) as slow,
+        broadcast.subscribe("feed", buffer=20) as fast,
+    ):
         for number in range(10):
             await broadcast.publish("feed", number)
         assert await take(fast, 10) == list(range(10))
@@ -93,9 +102,11 @@ async def test_streams_give_history_then_live_messages(redis_server):
     async with Broadcast(url, keep=5) as broadcast:
         for number in range(20):
             await broadcast.publish("log", number)
-        async with broadcast.subscribe("log", history=5) as late, \
-                broadcast.subscribe("log", history=2) as later, \
-                broadcast.subscribe("log") as live_only:
+        async with (
+            broadcast.subscribe("log", history=5) as late,
+            broadcast.subscribe("log", history=2) as later,
+            broadcast.subscribe("log") as live_only,
+        ):
             await broadcast.publish("log", "live")
             assert late.history == [15, 16, 17, 18, 19] and await take(late, 1) == ["live"]
             assert later.history == [18, 19] and await take(later, 1) == ["live"]
@@ -134,8 +145,11 @@ async def test_joining_with_history_while_publishing_leaves_no_gap_and_no_repeat
 async def test_streams_lose_nothing_when_redis_is_killed_and_restarted_mid_stream(redis_server):
     url = url_of(redis_server, "redis-stream")
     total, kill_at = 120, 40
-    async with Broadcast(url, keep=1000) as publisher, Broadcast(url, keep=1000) as listener, \
-            listener.subscribe("orders", buffer=1000) as subscription:
+    async with (
+        Broadcast(url, keep=1000) as publisher,
+        Broadcast(url, keep=1000) as listener,
+        listener.subscribe("orders", buffer=1000) as subscription,
+    ):
         for number in range(total):
             if number == kill_at:
                 redis_server.kill()
@@ -155,8 +169,11 @@ async def test_streams_lose_nothing_when_redis_is_killed_and_restarted_mid_strea
 
 async def test_pub_sub_resubscribes_after_a_restart_at_most_once(redis_server):
     url = url_of(redis_server, "redis")
-    async with Broadcast(url) as publisher, Broadcast(url) as listener, \
-            listener.subscribe("news", buffer=100) as subscription:
+    async with (
+        Broadcast(url) as publisher,
+        Broadcast(url) as listener,
+        listener.subscribe("news", buffer=100) as subscription,
+    ):
         await publisher.publish("news", "before")
         assert await take(subscription, 1) == ["before"]
         redis_server.kill()
@@ -191,11 +208,16 @@ async def test_an_unreachable_broker_is_a_clear_error(scheme):
 
 
 def test_pub_sub_refuses_history_clearly():
-    with pytest.raises(InvalidHandler, match=r"^a redis:// broadcast \(pub/sub\) keeps no "
-                       r"messages, got keep=5; use redis-stream:// for history$"):
+    with pytest.raises(
+        InvalidHandler,
+        match=r"^a redis:// broadcast \(pub/sub\) keeps no "
+        r"messages, got keep=5; use redis-stream:// for history$",
+    ):
         Broadcast("redis://127.0.0.1:1/0", keep=5)
-    with pytest.raises(InvalidHandler, match="^subscribe asked for history=1, but this "
-                       "broadcast keeps 0 messages a channel"):
+    with pytest.raises(
+        InvalidHandler,
+        match="^subscribe asked for history=1, but this broadcast keeps 0 messages a channel",
+    ):
         Broadcast("redis://127.0.0.1:1/0").subscribe("room", history=1)
     with pytest.raises(InvalidHandler, match="^a redis-stream:// broadcast keeps at least 1 "):
         Broadcast("redis-stream://127.0.0.1:1/0", keep=0)
@@ -221,8 +243,10 @@ async def test_a_handler_merging_a_redis_feed_cleans_up_when_its_client_leaves(
 
     @websocket
     async def room(scope, receiver):
-        async with broadcast.subscribe("room", buffer=2, policy="end") as feed, \
-                merge(receiver, feed=feed) as events:
+        async with (
+            broadcast.subscribe("room", buffer=2, policy="end") as feed,
+            merge(receiver, feed=feed) as events,
+        ):
             yield ws_send('"subscribed"')
             async for source, item in events:
                 if source == "client":
@@ -267,14 +291,16 @@ async def test_a_channel_key_replaced_by_other_data_ends_only_its_own_subscripti
     try:
         await raw.set("taken", "another app's value")
         async with Broadcast(url) as broadcast:
-            with pytest.raises(BroadcastError, match=r"^publish to 'taken': the broker at "
-                               r"redis-stream://127.0.0.1:\d+/0 refused it \(WRONGTYPE "):
+            with pytest.raises(
+                BroadcastError,
+                match=r"^publish to 'taken': the broker at "
+                r"redis-stream://127.0.0.1:\d+/0 refused it \(WRONGTYPE ",
+            ):
                 await broadcast.publish("taken", "hi")
             with pytest.raises(BroadcastError, match="^subscribe to 'taken': .* refused it "):
                 async with broadcast.subscribe("taken"):
                     pass
-            async with broadcast.subscribe("good") as good, \
-                    broadcast.subscribe("doomed") as doomed:
+            async with broadcast.subscribe("good") as good, broadcast.subscribe("doomed") as doomed:
                 await broadcast.publish("doomed", "before")
                 assert await take(doomed, 1) == ["before"]
                 await raw.delete("doomed")

@@ -70,6 +70,7 @@ async def other_clients(raw: redis.asyncio.Redis) -> int:
 
 async def until(condition, timeout: float = 5.0) -> None:
     """Wait (polling the broker's view, which lags a closed socket a little) for ``condition``."""
+
     async def polling():
         while not await condition():  # noqa: ASYNC110 (no event to wait for: Redis's view)
             await asyncio.sleep(0.01)
@@ -91,8 +92,9 @@ async def test_a_subscribe_cancelled_midway_leaves_nothing_registered(
     """Defect: a handler cancelled while ``subscribe`` awaited stayed in the fanout for good
     (counted, delivered to, its pub/sub channel or stream cursor kept)."""
     scheme, target, after = JOIN_AWAITS[where]
-    async with Broadcast(url_of(redis_server, scheme), keep=None if scheme == "redis" else 5) \
-            as broadcast:
+    async with Broadcast(
+        url_of(redis_server, scheme), keep=None if scheme == "redis" else 5
+    ) as broadcast:
         owner, name = target(broadcast._backend)
         gate = Gate(monkeypatch, owner, name, after)
         entered = False
@@ -302,8 +304,11 @@ async def test_pub_sub_recovers_from_a_listening_connection_that_died_silently(
     proxy = Blackhole(redis_server.port)
     proxy_url = await proxy.start()
     try:
-        async with Broadcast(redis_server.url) as publisher, Broadcast(proxy_url) as listener, \
-                listener.subscribe("news") as news:
+        async with (
+            Broadcast(redis_server.url) as publisher,
+            Broadcast(proxy_url) as listener,
+            listener.subscribe("news") as news,
+        ):
             await publisher.publish("news", "before")
             assert await take(news, 1) == ["before"]
             proxy.cut()

@@ -28,8 +28,12 @@ async def test_a_valid_query_token_is_greeted_by_name_from_the_allowed_page():
     [
         ("/", {}, CHALLENGE, b"authentication required"),
         ("/?token=eve-token", {}, CHALLENGE + b', error="invalid_token"', b"invalid token"),
-        ("/", {"authorization": "Bearer ann-tokenX"}, CHALLENGE + b', error="invalid_token"',
-         b"invalid token"),
+        (
+            "/",
+            {"authorization": "Bearer ann-tokenX"},
+            CHALLENGE + b', error="invalid_token"',
+            b"invalid token",
+        ),
         ("/", {"authorization": "Basic YW5uOnB3"}, CHALLENGE, b"authentication required"),
     ],
 )

@@ -204,8 +204,10 @@ async def test_a_member_that_never_says_leave_expires_after_three_missed_heartbe
         ("[1, 2]", 'expected {"text": "..."}, got an array'),
         ('"hello"', 'expected {"text": "..."}, got a string'),
         ("{}", 'expected {"text": "..."}, got an object'),
-        ('{"text": "hi", "to": "bob"}',
-         """expected {"text": "..."}, got an object with keys 'text', 'to'"""),
+        (
+            '{"text": "hi", "to": "bob"}',
+            """expected {"text": "..."}, got an object with keys 'text', 'to'""",
+        ),
         ('{"msg": "hi"}', """expected {"text": "..."}, got an object with keys 'msg'"""),
         ('{"text": 5}', "text expected a string, got a number"),
         ('{"text": null}', "text expected a string, got null"),
@@ -289,9 +291,7 @@ async def test_a_client_that_falls_100_messages_behind_is_closed_with_1013(
         assert ada.close_reason == "too slow: messages were dropped"
 
 
-async def test_the_server_shutting_down_closes_the_connections_with_1001(
-    ws_client, app, broadcast
-):
+async def test_the_server_shutting_down_closes_the_connections_with_1001(ws_client, app, broadcast):
     async with AsyncExitStack() as stack:
         ada = await enter(stack, ws_client, app, "blue", "ada")
         await lifespan(app)  # startup, then shutdown: it closes the broadcast
@@ -349,8 +349,17 @@ async def test_the_page_is_served_at_the_root(app):
     assert headers[b"content-type"] == b"text/html; charset=utf-8"
     assert int(headers[b"content-length"]) == len(body)
     assert body.startswith(b"<!doctype html>")
-    for needle in (b'id="name"', b'id="room"', b'id="join"', b'id="leave"', b'id="text"',
-                   b'id="messages"', b'id="members"', b"new WebSocket(", b'"/rooms/"'):
+    for needle in (
+        b'id="name"',
+        b'id="room"',
+        b'id="join"',
+        b'id="leave"',
+        b'id="text"',
+        b'id="messages"',
+        b'id="members"',
+        b"new WebSocket(",
+        b'"/rooms/"',
+    ):
         assert needle in body
     assert b"http://" not in body and b"https://" not in body  # no external assets
     assert await http(app, "HEAD", "/") == (200, headers, b"")
@@ -383,8 +392,11 @@ async def test_lifespan_completes_and_its_shutdown_closes_the_broadcast(app, bro
     [
         ({}, "memory://", HISTORY),
         ({"SHALLOT_WS_CHAT_BROADCAST": ""}, "memory://", HISTORY),
-        ({"SHALLOT_WS_CHAT_BROADCAST": "redis-stream://127.0.0.1:6379/0"},
-         "redis-stream://127.0.0.1:6379/0", HISTORY),
+        (
+            {"SHALLOT_WS_CHAT_BROADCAST": "redis-stream://127.0.0.1:6379/0"},
+            "redis-stream://127.0.0.1:6379/0",
+            HISTORY,
+        ),
         ({"SHALLOT_WS_CHAT_BROADCAST": "redis://127.0.0.1:6379/0"}, "redis://127.0.0.1:6379/0", 0),
     ],
 )

@@ -26,8 +26,11 @@ def members(room):
 
 
 async def test_clients_in_one_room_see_each_others_messages_and_no_one_else_does(no_leaked_tasks):
-    async with connect(app, "/rooms/blue") as ann, connect(app, "/rooms/blue") as bob, \
-            connect(app, "/rooms/green") as cid:
+    async with (
+        connect(app, "/rooms/blue") as ann,
+        connect(app, "/rooms/blue") as bob,
+        connect(app, "/rooms/green") as cid,
+    ):
         a, b = await joined(ann, "blue"), await joined(bob, "blue")
         await joined(cid, "green")
         assert a != b and all(re.fullmatch(r"c[1-9][0-9]*", x) for x in (a, b))  # c1, c2, ...
@@ -54,7 +57,11 @@ async def test_leaving_unsubscribes(no_leaked_tasks):
             assert members("leave-a") == 2
         assert members("leave-a") == 1
         await first.send(json.dumps({"text": "alone"}))
-        assert json.loads(await first.receive()) == {"room": "leave-a", "text": "alone", "from": one}
+        assert json.loads(await first.receive()) == {
+            "room": "leave-a",
+            "text": "alone",
+            "from": one,
+        }
     assert members("leave-a") == 0
     no_leaked_tasks()
 

@@ -15,6 +15,8 @@ def test_public_names_are_pinned():
     assert sorted(shallot_ws.__all__) == [
         "Broadcast",
         "BroadcastError",
+        "ConfigError",
+        "ConfigTypeError",
         "InvalidHandler",
         "InvalidMessage",
         "InvalidMessageType",
@@ -109,8 +111,22 @@ def _imports(path: pathlib.Path) -> set[str]:
 
 
 def test_pure_modules_import_no_event_loop_library():
-    pure = ("types", "errors", "messages", "signatures", "asgi", "handshake", "reporting",
-            "guards", "scope", "origin", "auth", "subprotocols", "patterns")
+    pure = (
+        "types",
+        "errors",
+        "messages",
+        "signatures",
+        "asgi",
+        "handshake",
+        "reporting",
+        "guards",
+        "scope",
+        "origin",
+        "auth",
+        "subprotocols",
+        "patterns",
+        "options",
+    )
     for name in pure:
         imported = _imports(PACKAGE / f"{name}.py")
         assert not imported & {"asyncio", "trio", "anyio", "uvloop"}, (name, imported)
@@ -132,9 +148,13 @@ def test_redis_is_imported_only_when_a_redis_url_is_used():
     import subprocess
     import sys
 
-    code = ("import sys; import shallot_ws, shallot_ws.broadcast as b; b.Broadcast('memory://');"
-            " print('redis' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    code = (
+        "import sys; import shallot_ws, shallot_ws.broadcast as b; b.Broadcast('memory://');"
+        " print('redis' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
 
 

@@ -41,13 +41,14 @@ async def test_all_pass_then_accept_with_what_they_contributed():
     assert ws.accepted_subprotocol == "chat" and ws.accept_headers == [(b"x-a", b"1")]
 
 
-@pytest.mark.parametrize(
-    ("refusal", "status"), [(ws_close(), 403), (ws_deny(401, "who?"), 401)]
-)
+@pytest.mark.parametrize(("refusal", "status"), [(ws_close(), 403), (ws_deny(401, "who?"), 401)])
 async def test_the_first_refusal_wins_and_later_guards_do_not_run(refusal, status):
     trail: list[str] = []
-    hook = guarded(recording("one", None, trail), recording("two", refusal, trail),
-                   recording("three", None, trail))
+    hook = guarded(
+        recording("one", None, trail),
+        recording("two", refusal, trail),
+        recording("three", None, trail),
+    )
     with pytest.raises(HandshakeRefused) as info:
         async with connect(websocket(on_connect=hook)(hello)):
             pass
@@ -70,8 +71,9 @@ async def test_a_guard_that_raises_refuses_with_500_and_is_logged(caplog):
 
 async def test_two_guards_choosing_different_subprotocols_is_an_error():
     hook = guarded(recording("a", ws_accept("one"), []), recording("b", ws_accept("two"), []))
-    with pytest.raises(InvalidMessage, match="^guard b chose subprotocol 'two', but an earlier "
-                       "guard chose 'one'$"):
+    with pytest.raises(
+        InvalidMessage, match="^guard b chose subprotocol 'two', but an earlier guard chose 'one'$"
+    ):
         async with connect(websocket(on_connect=hook)(hello), subprotocols=["one", "two"]):
             pass
 

@@ -18,8 +18,11 @@ def test_none_and_accept_accept():
 
 
 def test_an_unoffered_subprotocol_is_refused_before_anything_is_sent():
-    with pytest.raises(SubprotocolError, match=r"^on_connect hook h accepted subprotocol 'c', "
-                       r"which the client did not offer \(offered: \['a', 'b'\]\)$"):
+    with pytest.raises(
+        SubprotocolError,
+        match=r"^on_connect hook h accepted subprotocol 'c', "
+        r"which the client did not offer \(offered: \['a', 'b'\]\)$",
+    ):
         decide(ws_accept("c"), WITH_DENIAL, "h")
 
 

@@ -37,8 +37,6 @@ MOUNTED_AT = {
 }
 
 
-
-
 async def recv(ws) -> str | bytes:
     return await asyncio.wait_for(ws.recv(), TIMEOUT)
 

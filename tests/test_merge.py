@@ -220,9 +220,10 @@ async def test_a_flooded_subscription_lets_the_clients_frames_through(no_leaked_
 
     @websocket
     async def room(scope, receiver):
-        async with broadcast.subscribe("room", buffer=100) as feed, merge(
-            receiver, feed=feed
-        ) as events:
+        async with (
+            broadcast.subscribe("room", buffer=100) as feed,
+            merge(receiver, feed=feed) as events,
+        ):
             yield ws_send("ready")
             async for source, item in events:
                 if source == "client":
@@ -311,7 +312,9 @@ async def test_closing_the_broadcast_ends_the_merge_after_the_buffered_messages(
         await broadcast.publish("room", "two")
         await broadcast.aclose()
         assert [await ws.receive() for _ in range(3)] == [
-            "feed one", "feed two", "ended by feed: broadcast closed",
+            "feed one",
+            "feed two",
+            "ended by feed: broadcast closed",
         ]
         assert await ws.wait_closed() == 1000
     no_leaked_tasks()
@@ -434,13 +437,15 @@ async def test_a_subscriptions_hook_is_a_plain_take_and_one_future_to_wait_on():
 def test_bad_arguments_are_named():
     with pytest.raises(InvalidHandler, match="^merge expected source names other than 'client'"):
         merge([], client=Feed())
-    with pytest.raises(InvalidHandler, match="^merge expected async iterables as sources, "
-                       "got list for 'feed'$"):
+    with pytest.raises(
+        InvalidHandler, match="^merge expected async iterables as sources, got list for 'feed'$"
+    ):
         merge(Feed(), feed=[1])
     with pytest.raises(InvalidHandler, match="^merge expected a positive int buffer, got 0$"):
         merge(Feed(), buffer=0)
-    with pytest.raises(InvalidHandler, match="^every expected a non-negative number for "
-                       "seconds, got -1$"):
+    with pytest.raises(
+        InvalidHandler, match="^every expected a non-negative number for seconds, got -1$"
+    ):
         every(-1)
     with pytest.raises(InvalidHandler, match="^every expected a positive number for seconds"):
         every(0)

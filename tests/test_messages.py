@@ -58,7 +58,9 @@ def test_ws_close_rejects_non_int_code_and_long_reason():
         ws_close("1000")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="^ws_close expected an int close code, got bool$"):
         ws_close(True)
-    with pytest.raises(ValueError, match="^ws_close expected a reason of at most 123 UTF-8 bytes, got 124$"):
+    with pytest.raises(
+        ValueError, match="^ws_close expected a reason of at most 123 UTF-8 bytes, got 124$"
+    ):
         ws_close(1000, "x" * 124)
     with pytest.raises(ValueError, match="got 124$"):
         ws_close(1000, "é" * 62)
@@ -101,7 +103,9 @@ def test_ws_accept_refuses_the_subprotocol_header_and_bad_values():
         ws_accept(3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="^ws_accept expected a non-empty subprotocol, got ''$"):
         ws_accept("")
-    with pytest.raises(TypeError, match=r"^ws_accept expected each header as a \(name, value\) pair, got 'x'$"):
+    with pytest.raises(
+        TypeError, match=r"^ws_accept expected each header as a \(name, value\) pair, got 'x'$"
+    ):
         ws_accept(headers=["x"])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="^ws_accept header value expected str or bytes, got int$"):
         ws_accept(headers={"x": 1})  # type: ignore[dict-item]

@@ -59,7 +59,9 @@ def test_refused_origins(origin):
 
 
 def test_origin_allowed_refuses_a_single_string_of_patterns():
-    with pytest.raises(TypeError, match="^origin_allowed expected a list of patterns, got str 'https://a.example'$"):
+    with pytest.raises(
+        TypeError, match="^origin_allowed expected a list of patterns, got str 'https://a.example'$"
+    ):
         origin_allowed("https://a.example", "https://a.example")
 
 
@@ -85,8 +87,16 @@ def test_ipv6_origins():
 
 @pytest.mark.parametrize(
     "pattern",
-    ["example.com", "https://example.com/", "null", "*", "https://*", "https://a.*.example.com",
-     "https://example.com:70000", ""],
+    [
+        "example.com",
+        "https://example.com/",
+        "null",
+        "*",
+        "https://*",
+        "https://a.*.example.com",
+        "https://example.com:70000",
+        "",
+    ],
 )
 def test_a_malformed_pattern_is_refused_when_the_guard_is_built(pattern):
     with pytest.raises(ValueError) as info:
@@ -98,7 +108,9 @@ def test_a_malformed_pattern_is_refused_when_the_guard_is_built(pattern):
 
 
 def test_patterns_must_be_a_list_of_str():
-    with pytest.raises(TypeError, match="^allow_origins expected a list of origins, got str 'https://a.example'$"):
+    with pytest.raises(
+        TypeError, match="^allow_origins expected a list of origins, got str 'https://a.example'$"
+    ):
         allow_origins("https://a.example")
     with pytest.raises(TypeError, match="^allow_origins expected origins as str, got bytes$"):
         allow_origins([b"https://a.example"])  # type: ignore[list-item]
@@ -133,14 +145,18 @@ def app_with(guard):
 
 
 async def test_an_allowed_origin_is_accepted():
-    async with connect(app_with(allow_origins(PATTERNS)), headers={"origin": "https://app.example.com"}) as ws:
+    async with connect(
+        app_with(allow_origins(PATTERNS)), headers={"origin": "https://app.example.com"}
+    ) as ws:
         assert await ws.receive() == "hello"
 
 
 async def test_a_foreign_origin_is_refused_with_403_and_a_generic_body(caplog):
     caplog.set_level(logging.INFO, "shallot_ws")
     with pytest.raises(HandshakeRefused) as info:
-        async with connect(app_with(allow_origins(PATTERNS)), "/chat", headers={"origin": "https://evil.example"}):
+        async with connect(
+            app_with(allow_origins(PATTERNS)), "/chat", headers={"origin": "https://evil.example"}
+        ):
             pass
     assert info.value.status == 403
     assert info.value.body == b"origin not allowed"
@@ -177,7 +193,8 @@ async def test_several_origin_headers_are_refused():
 
 async def test_without_the_denial_extension_the_refusal_is_a_plain_403():
     connection = connect(
-        app_with(allow_origins(PATTERNS)), headers={"origin": "https://evil.example"},
+        app_with(allow_origins(PATTERNS)),
+        headers={"origin": "https://evil.example"},
         denial_response=False,
     )
     with pytest.raises(HandshakeRefused) as info:

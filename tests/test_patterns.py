@@ -71,7 +71,10 @@ def test_a_pattern_without_parameters_is_static():
 @pytest.mark.parametrize(
     ("pattern", "text"),
     [
-        ("/a/{x:num}", "route '/a/{x:num}': unknown converter 'num' in '{x:num}' (expected one of str, int, float, uuid, path)"),
+        (
+            "/a/{x:num}",
+            "route '/a/{x:num}': unknown converter 'num' in '{x:num}' (expected one of str, int, float, uuid, path)",
+        ),
         ("/a/{x}/{x:int}", "route '/a/{x}/{x:int}': parameter 'x' appears twice"),
         ("echo", "route 'echo' must start with '/'"),
         ("", "route '' must start with '/'"),
@@ -159,15 +162,51 @@ def test_a_chain_joins_mount_prefixes_and_the_route():
 @pytest.mark.parametrize(
     ("pattern", "params", "text"),
     [
-        ("/rooms/{room}", {"room": "a/b"}, "url_for('x'): parameter 'room' expected a non-empty str without '/', got 'a/b'"),
-        ("/rooms/{room}", {"room": ""}, "url_for('x'): parameter 'room' expected a non-empty str without '/', got ''"),
-        ("/rooms/{room}", {"room": 5}, "url_for('x'): parameter 'room' expected a non-empty str without '/', got 5"),
-        ("/f/{n:int}", {"n": -1}, "url_for('x'): parameter 'n' expected a non-negative int, got -1"),
-        ("/f/{n:int}", {"n": "7"}, "url_for('x'): parameter 'n' expected a non-negative int, got '7'"),
-        ("/f/{n:int}", {"n": True}, "url_for('x'): parameter 'n' expected a non-negative int, got True"),
-        ("/f/{x:float}", {"x": float("nan")}, "url_for('x'): parameter 'x' expected a non-negative finite float, got nan"),
-        ("/f/{u:uuid}", {"u": "nope"}, "url_for('x'): parameter 'u' expected a uuid.UUID or its text, got 'nope'"),
-        ("/f/{rest:path}", {"rest": None}, "url_for('x'): parameter 'rest' expected a str, got None"),
+        (
+            "/rooms/{room}",
+            {"room": "a/b"},
+            "url_for('x'): parameter 'room' expected a non-empty str without '/', got 'a/b'",
+        ),
+        (
+            "/rooms/{room}",
+            {"room": ""},
+            "url_for('x'): parameter 'room' expected a non-empty str without '/', got ''",
+        ),
+        (
+            "/rooms/{room}",
+            {"room": 5},
+            "url_for('x'): parameter 'room' expected a non-empty str without '/', got 5",
+        ),
+        (
+            "/f/{n:int}",
+            {"n": -1},
+            "url_for('x'): parameter 'n' expected a non-negative int, got -1",
+        ),
+        (
+            "/f/{n:int}",
+            {"n": "7"},
+            "url_for('x'): parameter 'n' expected a non-negative int, got '7'",
+        ),
+        (
+            "/f/{n:int}",
+            {"n": True},
+            "url_for('x'): parameter 'n' expected a non-negative int, got True",
+        ),
+        (
+            "/f/{x:float}",
+            {"x": float("nan")},
+            "url_for('x'): parameter 'x' expected a non-negative finite float, got nan",
+        ),
+        (
+            "/f/{u:uuid}",
+            {"u": "nope"},
+            "url_for('x'): parameter 'u' expected a uuid.UUID or its text, got 'nope'",
+        ),
+        (
+            "/f/{rest:path}",
+            {"rest": None},
+            "url_for('x'): parameter 'rest' expected a str, got None",
+        ),
         ("/f/{a}/{b}", {}, "url_for('x'): missing 'a', 'b' ('/f/{a}/{b}' takes 'a', 'b')"),
         ("/f/{a}", {"a": "1", "b": "2"}, "url_for('x'): unexpected 'b' ('/f/{a}' takes 'a')"),
         ("/f", {"a": "1"}, "url_for('x'): unexpected 'a' ('/f' takes no parameters)"),
@@ -186,7 +225,9 @@ def test_converters_are_the_documented_ones():
 
 # -- properties -----------------------------------------------------------------------------
 
-segments = st.text(st.characters(blacklist_characters="/", blacklist_categories=("Cs",)), min_size=1)
+segments = st.text(
+    st.characters(blacklist_characters="/", blacklist_categories=("Cs",)), min_size=1
+)
 
 
 @given(room=segments, n=st.integers(min_value=0), rest=st.lists(segments).map("/".join))

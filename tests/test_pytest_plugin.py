@@ -356,8 +356,7 @@ async def test_leaks_are_told_apart_between_connections_open_together():
         mine = asyncio.create_task(asyncio.sleep(3600))
         # when /tidy ends, the helper of /leaky runs on: it is not /tidy's leak
     assert client.problems() == [
-        "app 'spawner' at '/leaky' left 1 task running after its connection ended: "
-        "helper-l (sleep)"
+        "app 'spawner' at '/leaky' left 1 task running after its connection ended: helper-l (sleep)"
     ]
     assert not mine.done()  # the test's own task is no one's leak
     mine.cancel()

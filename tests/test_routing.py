@@ -61,8 +61,15 @@ async def http_call(app, path="/", scope_extra=None):
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": [],
-             "query_string": b"", **(scope_extra or {})}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "root_path": "",
+        "headers": [],
+        "query_string": b"",
+        **(scope_extra or {}),
+    }
     await app(scope, receive, send)
     start, body = sent
     return start["status"], dict(start["headers"]), body["body"]
@@ -86,17 +93,21 @@ async def lifespan_call(app):
 
 
 async def test_parameters_are_converted_into_path_params(no_leaked_tasks):
-    app = router([
-        ("/rooms/{room}", params),
-        ("/feeds/{feed_id:int}", params),
-        ("/at/{x:float}/{u:uuid}", params),
-        ("/files/{rest:path}", params),
-    ])
+    app = router(
+        [
+            ("/rooms/{room}", params),
+            ("/feeds/{feed_id:int}", params),
+            ("/at/{x:float}/{u:uuid}", params),
+            ("/files/{rest:path}", params),
+        ]
+    )
     cases = {
         "/rooms/blue": {"room": "blue"},
         "/feeds/42?since=1": {"feed_id": 42},
         "/at/1.5/12345678-1234-5678-9abc-def012345678": {
-            "x": 1.5, "u": uuid.UUID("12345678-1234-5678-9abc-def012345678")},
+            "x": 1.5,
+            "u": uuid.UUID("12345678-1234-5678-9abc-def012345678"),
+        },
         "/files/a/b.txt": {"rest": "a/b.txt"},
     }
     for path, expected in cases.items():
@@ -116,7 +127,11 @@ async def test_the_table_reads_like_design_section_4():
         return wrapped
 
     app = router(
-        [("/echo", echo), ("/rooms/{room}", compose(upper)(params)), ("/feeds/{feed_id:int}", params)]
+        [
+            ("/echo", echo),
+            ("/rooms/{room}", compose(upper)(params)),
+            ("/feeds/{feed_id:int}", params),
+        ]
     )
     async with connect(app, "/rooms/blue") as ws:
         assert await ws.receive() == "{'ROOM': 'BLUE'} ROOT=''"
@@ -141,11 +156,13 @@ async def test_an_exact_pattern_wins_over_parameters_whatever_the_order():
 
         return handler
 
-    app = router([
-        ("/rooms/{room}", tagged("param")),
-        ("/rooms/{other}", tagged("second")),
-        ("/rooms/new", tagged("exact")),
-    ])
+    app = router(
+        [
+            ("/rooms/{room}", tagged("param")),
+            ("/rooms/{other}", tagged("second")),
+            ("/rooms/new", tagged("exact")),
+        ]
+    )
     for path in ("/rooms/new", "/rooms/blue"):
         async with connect(app, path) as ws:
             await ws.wait_closed()
@@ -223,8 +240,10 @@ async def test_without_fallback_http_gets_404_or_426_and_lifespan_completes():
 
 
 async def test_another_scope_type_is_a_protocol_error():
-    with pytest.raises(ProtocolError, match="^expected a 'websocket', 'http' or 'lifespan' "
-                       "scope, got 'webtransport'$"):
+    with pytest.raises(
+        ProtocolError,
+        match="^expected a 'websocket', 'http' or 'lifespan' scope, got 'webtransport'$",
+    ):
         await router([])({"type": "webtransport"}, None, None)
 
 
@@ -232,8 +251,9 @@ async def test_a_first_event_other_than_connect_on_an_unmatched_path_is_a_protoc
     async def receive():
         return {"type": "websocket.receive", "text": "x"}
 
-    with pytest.raises(ProtocolError, match="^expected a 'websocket.connect' event first, "
-                       "got 'websocket.receive'$"):
+    with pytest.raises(
+        ProtocolError, match="^expected a 'websocket.connect' event first, got 'websocket.receive'$"
+    ):
         await router([])({"type": "websocket", "path": "/x"}, receive, None)
 
 
@@ -299,14 +319,20 @@ async def test_the_empty_prefix_groups_routes_under_shared_guards():
 
 
 def test_url_for_builds_paths_of_named_routes_with_converters():
-    api = router([route("/feeds/{feed_id:int}", params, name="feed"),
-                  route("/files/{rest:path}", params, name="file")])
-    app = router([
-        route("/echo", echo, name="echo"),
-        route("/rooms/{room}", params, name="room"),
-        mount("/api", api, name="api"),
-        mount("/t/{tenant}", router([route("/inbox", params, name="inbox")])),
-    ])
+    api = router(
+        [
+            route("/feeds/{feed_id:int}", params, name="feed"),
+            route("/files/{rest:path}", params, name="file"),
+        ]
+    )
+    app = router(
+        [
+            route("/echo", echo, name="echo"),
+            route("/rooms/{room}", params, name="room"),
+            mount("/api", api, name="api"),
+            mount("/t/{tenant}", router([route("/inbox", params, name="inbox")])),
+        ]
+    )
     assert app.url_for("echo") == "/echo"
     assert app.url_for("room", room="blue sky") == "/rooms/blue%20sky"
     assert app.url_for("api:feed", feed_id=7) == "/api/feeds/7"
@@ -323,17 +349,35 @@ def test_a_parameter_may_be_called_name():
 @pytest.mark.parametrize(
     ("call", "text"),
     [
-        (lambda app: app.url_for("nope"), "url_for('nope'): no route named 'nope' (known: 'api:feed', 'room')"),
-        (lambda app: app.url_for("feed", feed_id=1), "url_for('feed'): no route named 'feed' (known: 'api:feed', 'room')"),
-        (lambda app: app.url_for("room"), "url_for('room'): missing 'room' ('/rooms/{room}' takes 'room')"),
-        (lambda app: app.url_for("room", room="a", x=1), "url_for('room'): unexpected 'x' ('/rooms/{room}' takes 'room')"),
-        (lambda app: app.url_for("api:feed", feed_id="x"), "url_for('api:feed'): parameter 'feed_id' expected a non-negative int, got 'x'"),
+        (
+            lambda app: app.url_for("nope"),
+            "url_for('nope'): no route named 'nope' (known: 'api:feed', 'room')",
+        ),
+        (
+            lambda app: app.url_for("feed", feed_id=1),
+            "url_for('feed'): no route named 'feed' (known: 'api:feed', 'room')",
+        ),
+        (
+            lambda app: app.url_for("room"),
+            "url_for('room'): missing 'room' ('/rooms/{room}' takes 'room')",
+        ),
+        (
+            lambda app: app.url_for("room", room="a", x=1),
+            "url_for('room'): unexpected 'x' ('/rooms/{room}' takes 'room')",
+        ),
+        (
+            lambda app: app.url_for("api:feed", feed_id="x"),
+            "url_for('api:feed'): parameter 'feed_id' expected a non-negative int, got 'x'",
+        ),
     ],
 )
 def test_url_for_errors_are_clear(call, text):
-    app = router([route("/rooms/{room}", params, name="room"),
-                  mount("/api", router([route("/feeds/{feed_id:int}", params, name="feed")]),
-                        name="api")])
+    app = router(
+        [
+            route("/rooms/{room}", params, name="room"),
+            mount("/api", router([route("/feeds/{feed_id:int}", params, name="feed")]), name="api"),
+        ]
+    )
     with pytest.raises(RouteError) as info:
         call(app)
     assert str(info.value) == text
@@ -357,28 +401,50 @@ async def test_route_hooks_run_around_the_apps_own_in_order():
         async for _ in receiver:
             pass
 
-    app = websocket(on_connect=hook("app on_connect"), on_disconnect=hook("app on_disconnect"),
-                    on_close=hook("app on_close"))(handler)
-    table = router([
-        mount("/api", router([
-            route("/x", app, guards=[hook("route guard 1"), hook("route guard 2")],
-                  on_connect=hook("route on_connect"), on_disconnect=hook("route on_disconnect"),
-                  on_close=hook("route on_close")),
-        ]), guards=[hook("mount guard")], on_close=hook("mount on_close")),
-    ])
+    app = websocket(
+        on_connect=hook("app on_connect"),
+        on_disconnect=hook("app on_disconnect"),
+        on_close=hook("app on_close"),
+    )(handler)
+    table = router(
+        [
+            mount(
+                "/api",
+                router(
+                    [
+                        route(
+                            "/x",
+                            app,
+                            guards=[hook("route guard 1"), hook("route guard 2")],
+                            on_connect=hook("route on_connect"),
+                            on_disconnect=hook("route on_disconnect"),
+                            on_close=hook("route on_close"),
+                        ),
+                    ]
+                ),
+                guards=[hook("mount guard")],
+                on_close=hook("mount on_close"),
+            ),
+        ]
+    )
     async with connect(table, "/api/x"):
         pass
     assert trail == [
-        "mount guard", "route guard 1", "route guard 2", "route on_connect", "app on_connect",
+        "mount guard",
+        "route guard 1",
+        "route guard 2",
+        "route on_connect",
+        "app on_connect",
         "handler",
-        "app on_disconnect", "route on_disconnect",
-        "app on_close", "route on_close", "mount on_close",
+        "app on_disconnect",
+        "route on_disconnect",
+        "app on_close",
+        "route on_close",
+        "mount on_close",
     ]
 
 
-@pytest.mark.parametrize(
-    ("refusal", "status"), [(ws_close(), 403), (ws_deny(401, "who?"), 401)]
-)
+@pytest.mark.parametrize(("refusal", "status"), [(ws_close(), 403), (ws_deny(401, "who?"), 401)])
 async def test_a_refusing_guard_stops_later_guards_and_the_target(refusal, status):
     trail: list[str] = []
     hook = recorder(trail)
@@ -388,8 +454,16 @@ async def test_a_refusing_guard_stops_later_guards_and_the_target(refusal, statu
         yield ws_send("no")
 
     target = websocket(on_connect=hook("app on_connect"), on_close=hook("app on_close"))(handler)
-    app = router([route("/x", target, guards=[hook("one"), hook("two", refusal), hook("three")],
-                        on_close=hook("route on_close"))])
+    app = router(
+        [
+            route(
+                "/x",
+                target,
+                guards=[hook("one"), hook("two", refusal), hook("three")],
+                on_close=hook("route on_close"),
+            )
+        ]
+    )
     with pytest.raises(HandshakeRefused) as info:
         async with connect(app, "/x"):
             pass
@@ -407,8 +481,15 @@ async def test_guards_contribute_a_subprotocol_and_headers_to_the_targets_accept
     async def identify(scope):
         scope["user"] = "ann"
 
-    app = router([route("/x", websocket(on_connect=app_hook)(who),
-                        guards=[identify, recorder([])("proto", ws_accept("chat"))])])
+    app = router(
+        [
+            route(
+                "/x",
+                websocket(on_connect=app_hook)(who),
+                guards=[identify, recorder([])("proto", ws_accept("chat"))],
+            )
+        ]
+    )
     async with connect(app, "/x", subprotocols=["chat"]) as ws:
         assert await ws.receive() == "ann"
     assert ws.accepted_subprotocol == "chat" and ws.accept_headers == [(b"x-app", b"1")]
@@ -433,8 +514,9 @@ async def test_a_guard_that_raises_refuses_with_500_logged_once(caplog):
         ran.append("handler")
         yield ws_send("no")
 
-    conn = connect(router([route("/x", handler, guards=[broken])]), "/x",
-                   raise_app_exceptions=False)
+    conn = connect(
+        router([route("/x", handler, guards=[broken])]), "/x", raise_app_exceptions=False
+    )
     with pytest.raises(HandshakeRefused) as info:
         async with conn:
             pass
@@ -494,40 +576,93 @@ def test_entries_are_routes_and_mounts():
 @pytest.mark.parametrize(
     ("make", "error", "text"),
     [
-        (lambda: router([("/x", 42)]), InvalidHandler,
-         "route '/x' expected a websocket app, a router, or a handler (async generator or coroutine function), got 42"),
-        (lambda: router([("/x", lambda scope, receiver: None)]), InvalidHandler,
-         "route '/x' expected a websocket app, a router, or a handler (async generator or coroutine function), got a plain (sync) function"),
-        (lambda: router([("/x", echo_one_arg)]), InvalidHandler,
-         "route '/x': handler echo_one_arg must take (scope, receiver), its signature is (scope)"),
-        (lambda: router([route("/x", echo, guards=[sync_guard])]), InvalidHandler,
-         "route '/x': guard hook sync_guard must be an async function taking scope, got a plain (sync) function"),
-        (lambda: router([route("/x", echo, guards=sync_guard)]), InvalidHandler,
-         "route '/x' expected guards as a list of hooks, got sync_guard"),
-        (lambda: router([("/x/{id}/{id:int}", echo)]), RouteError,
-         "route '/x/{id}/{id:int}': parameter 'id' appears twice"),
-        (lambda: router([("/x/{id:hex}", echo)]), RouteError,
-         "route '/x/{id:hex}': unknown converter 'hex' in '{id:hex}' (expected one of str, int, float, uuid, path)"),
-        (lambda: router([("/x", echo), ("/x", echo)]), RouteError,
-         "router: pattern '/x' appears twice"),
-        (lambda: router([route("/a", echo, name="n"), route("/b", echo, name="n")]), RouteError,
-         "router: route name 'n' is used twice, '/a' and '/b'"),
-        (lambda: router([route("/a", echo, name="n"), ("/api", router([route("/b", echo, name="n")]))]),
-         RouteError, "router: route name 'n' is used twice, '/a' and '/api/b'"),
-        (lambda: router([route("/a", echo, name="a:b")]), RouteError,
-         "route '/a': expected a name as a non-empty str without ':', got 'a:b'"),
-        (lambda: router([mount("/t/{id}", router([("/x/{id}", echo)]))]), RouteError,
-         "mount '/t/{id}': parameter 'id' is also in '/x/{id}'"),
-        (lambda: router([("/api/", router([]))]), RouteError,
-         "mount '/api/' must not end with '/': the mounted patterns start with one"),
-        (lambda: router([("/api", router([], fallback=echo))]), RouteError,
-         "mount '/api': a mounted router's fallback is never called (http and lifespan go to the outermost router's fallback)"),
-        (lambda: mount("/api", echo), InvalidHandler,
-         "mount '/api' expected a router, got a WebSocketApp object"),
-        (lambda: router(["/echo"]), RouteError,
-         "router expected (pattern, target) pairs, route() or mount(), got '/echo'"),
-        (lambda: router([("/x", echo, "extra")]), RouteError,
-         "router expected (pattern, target) pairs, route() or mount(), got ('/x', <WebSocketApp echo>, 'extra')"),
+        (
+            lambda: router([("/x", 42)]),
+            InvalidHandler,
+            "route '/x' expected a websocket app, a router, or a handler (async generator or coroutine function), got 42",
+        ),
+        (
+            lambda: router([("/x", lambda scope, receiver: None)]),
+            InvalidHandler,
+            "route '/x' expected a websocket app, a router, or a handler (async generator or coroutine function), got a plain (sync) function",
+        ),
+        (
+            lambda: router([("/x", echo_one_arg)]),
+            InvalidHandler,
+            "route '/x': handler echo_one_arg must take (scope, receiver), its signature is (scope)",
+        ),
+        (
+            lambda: router([route("/x", echo, guards=[sync_guard])]),
+            InvalidHandler,
+            "route '/x': guard hook sync_guard must be an async function taking scope, got a plain (sync) function",
+        ),
+        (
+            lambda: router([route("/x", echo, guards=sync_guard)]),
+            InvalidHandler,
+            "route '/x' expected guards as a list of hooks, got sync_guard",
+        ),
+        (
+            lambda: router([("/x/{id}/{id:int}", echo)]),
+            RouteError,
+            "route '/x/{id}/{id:int}': parameter 'id' appears twice",
+        ),
+        (
+            lambda: router([("/x/{id:hex}", echo)]),
+            RouteError,
+            "route '/x/{id:hex}': unknown converter 'hex' in '{id:hex}' (expected one of str, int, float, uuid, path)",
+        ),
+        (
+            lambda: router([("/x", echo), ("/x", echo)]),
+            RouteError,
+            "router: pattern '/x' appears twice",
+        ),
+        (
+            lambda: router([route("/a", echo, name="n"), route("/b", echo, name="n")]),
+            RouteError,
+            "router: route name 'n' is used twice, '/a' and '/b'",
+        ),
+        (
+            lambda: router(
+                [route("/a", echo, name="n"), ("/api", router([route("/b", echo, name="n")]))]
+            ),
+            RouteError,
+            "router: route name 'n' is used twice, '/a' and '/api/b'",
+        ),
+        (
+            lambda: router([route("/a", echo, name="a:b")]),
+            RouteError,
+            "route '/a': expected a name as a non-empty str without ':', got 'a:b'",
+        ),
+        (
+            lambda: router([mount("/t/{id}", router([("/x/{id}", echo)]))]),
+            RouteError,
+            "mount '/t/{id}': parameter 'id' is also in '/x/{id}'",
+        ),
+        (
+            lambda: router([("/api/", router([]))]),
+            RouteError,
+            "mount '/api/' must not end with '/': the mounted patterns start with one",
+        ),
+        (
+            lambda: router([("/api", router([], fallback=echo))]),
+            RouteError,
+            "mount '/api': a mounted router's fallback is never called (http and lifespan go to the outermost router's fallback)",
+        ),
+        (
+            lambda: mount("/api", echo),
+            InvalidHandler,
+            "mount '/api' expected a router, got a WebSocketApp object",
+        ),
+        (
+            lambda: router(["/echo"]),
+            RouteError,
+            "router expected (pattern, target) pairs, route() or mount(), got '/echo'",
+        ),
+        (
+            lambda: router([("/x", echo, "extra")]),
+            RouteError,
+            "router expected (pattern, target) pairs, route() or mount(), got ('/x', <WebSocketApp echo>, 'extra')",
+        ),
     ],
 )
 def test_a_wrong_table_is_an_error_at_construction_naming_the_pattern(make, error, text):

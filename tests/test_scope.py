@@ -77,7 +77,9 @@ def test_multidict_copies_another_multidict_with_its_repeats():
 
 
 def test_multidict_refuses_values_that_are_not_str():
-    with pytest.raises(TypeError, match=r"^MultiDict expected \(str, str\) pairs, got \(bytes, str\)$"):
+    with pytest.raises(
+        TypeError, match=r"^MultiDict expected \(str, str\) pairs, got \(bytes, str\)$"
+    ):
         MultiDict([(b"a", "1")])  # type: ignore[list-item]
 
 
@@ -94,7 +96,9 @@ def test_headers_are_case_insensitive_with_repeated_names():
 
 def test_header_values_are_latin1_so_any_byte_decodes():
     utf8 = "Zoë".encode()
-    h = headers(scope_with(headers=[(b"x-name", utf8), (b"x-latin", b"caf\xe9"), (b"x-raw", b"\xff\x00")]))
+    h = headers(
+        scope_with(headers=[(b"x-name", utf8), (b"x-latin", b"caf\xe9"), (b"x-raw", b"\xff\x00")])
+    )
     assert h["x-latin"] == "café"
     assert h["x-name"] == "ZoÃ«" and h["x-name"].encode("latin-1").decode() == "Zoë"
     assert h["x-raw"] == "\xff\x00"

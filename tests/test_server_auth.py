@@ -29,14 +29,19 @@ async def test_tokens_by_header_and_query_are_greeted_others_get_401_and_403(ser
     server = serve("examples.auth:app")
 
     bearer = {"Authorization": "Bearer bob-token"}
-    async with connect(server.ws_url("/"), additional_headers=bearer, open_timeout=TIMEOUT,
-                       proxy=None) as ws:
+    async with connect(
+        server.ws_url("/"), additional_headers=bearer, open_timeout=TIMEOUT, proxy=None
+    ) as ws:
         assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "Hello, bob!"
         await ws.send("hi")
         assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "bob: hi"
 
-    async with connect(server.ws_url("/?token=ann-token"), origin="http://127.0.0.1:8000",
-                       open_timeout=TIMEOUT, proxy=None) as ws:
+    async with connect(
+        server.ws_url("/?token=ann-token"),
+        origin="http://127.0.0.1:8000",
+        open_timeout=TIMEOUT,
+        proxy=None,
+    ) as ws:
         assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "Hello, ann!"
 
     invalid = await refused(server.ws_url("/?token=eve-token"))
@@ -47,8 +52,12 @@ async def test_tokens_by_header_and_query_are_greeted_others_get_401_and_403(ser
     )
 
     missing = await refused(server.ws_url("/"))
-    assert (missing.response.status_code, missing.response.body) == (401, b"authentication required")
+    assert (missing.response.status_code, missing.response.body) == (
+        401,
+        b"authentication required",
+    )
 
-    foreign = await refused(server.ws_url("/"), origin="https://evil.example",
-                            additional_headers=bearer)
+    foreign = await refused(
+        server.ws_url("/"), origin="https://evil.example", additional_headers=bearer
+    )
     assert (foreign.response.status_code, foreign.response.body) == (403, b"origin not allowed")

@@ -107,9 +107,7 @@ async def test_a_hypercorn_and_a_uvicorn_process_share_a_room(serve, redis_serve
         assert await frame(ada) == presence("ada")
 
 
-async def test_two_processes_share_a_room_through_redis_pubsub_without_history(
-    serve, redis_server
-):
+async def test_two_processes_share_a_room_through_redis_pubsub_without_history(serve, redis_server):
     first, second = two_processes(serve, redis_server.url)
     async with connect(first.ws_url("/rooms/blue?name=ada"), open_timeout=TIMEOUT) as ada:
         assert [await frame(ada), await frame(ada)] == [history(), presence("ada")]
@@ -140,7 +138,8 @@ async def test_on_the_memory_backend_the_page_and_a_round_trip(serve):
         assert await frame(ada) == message("ada", "hi")
         await ada.send("[1]")
         assert await frame(ada) == {
-            "type": "error", "error": 'expected {"text": "..."}, got an array'
+            "type": "error",
+            "error": 'expected {"text": "..."}, got an array',
         }
     async with connect(server.ws_url("/rooms/blue?name=bob"), open_timeout=TIMEOUT) as bob:
         assert await frame(bob) == history(message("ada", "hi"))
@@ -152,16 +151,19 @@ async def test_on_the_memory_backend_the_page_and_a_round_trip(serve):
     assert refused.value.response.body == b"name expected 1 to 32 characters, got 0"
 
 
-
 async def test_a_process_that_shuts_down_takes_its_members_out_of_the_others_lists(
     serve, redis_server
 ):
     first, second = two_processes(serve, redis_server.url.replace("redis://", "redis-stream://"))
-    async with connect(first.ws_url("/rooms/blue?name=ada"), open_timeout=TIMEOUT) as ada, \
-            connect(second.ws_url("/rooms/blue?name=bob"), open_timeout=TIMEOUT) as bob:
+    async with (
+        connect(first.ws_url("/rooms/blue?name=ada"), open_timeout=TIMEOUT) as ada,
+        connect(second.ws_url("/rooms/blue?name=bob"), open_timeout=TIMEOUT) as bob,
+    ):
         assert [await frame(ada), await frame(ada)] == [history(), presence("ada")]
         assert [await frame(bob), await frame(bob), await frame(bob)] == [
-            history(), presence("bob"), presence("ada", "bob")
+            history(),
+            presence("bob"),
+            presence("ada", "bob"),
         ]
         assert await frame(ada) == presence("ada", "bob")
         first.terminate()  # SIGTERM: hypercorn's graceful shutdown

@@ -81,7 +81,9 @@ def test_hooks_must_be_async_callables_of_scope(role):
     async def no_args():
         return None
 
-    with pytest.raises(InvalidHandler, match=rf"^{role} hook .*no_args must take \(scope\), its signature is \(\)$"):
+    with pytest.raises(
+        InvalidHandler, match=rf"^{role} hook .*no_args must take \(scope\), its signature is \(\)$"
+    ):
         websocket(**{role: no_args})(good)
 
 

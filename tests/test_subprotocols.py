@@ -42,16 +42,37 @@ def test_the_guard_decides_without_an_event_loop():
     ("args", "options", "error", "text"),
     [
         ((), {}, ValueError, "select_subprotocol expected at least one subprotocol, got none"),
-        (("a b",), {}, ValueError,
-         "select_subprotocol expected a subprotocol token (no spaces, commas or quotes), got 'a b'"),
-        (("a,b",), {}, ValueError,
-         "select_subprotocol expected a subprotocol token (no spaces, commas or quotes), got 'a,b'"),
-        (("",), {}, ValueError,
-         "select_subprotocol expected a subprotocol token (no spaces, commas or quotes), got ''"),
+        (
+            ("a b",),
+            {},
+            ValueError,
+            "select_subprotocol expected a subprotocol token (no spaces, commas or quotes), got 'a b'",
+        ),
+        (
+            ("a,b",),
+            {},
+            ValueError,
+            "select_subprotocol expected a subprotocol token (no spaces, commas or quotes), got 'a,b'",
+        ),
+        (
+            ("",),
+            {},
+            ValueError,
+            "select_subprotocol expected a subprotocol token (no spaces, commas or quotes), got ''",
+        ),
         ((b"chat",), {}, TypeError, "select_subprotocol expected subprotocols as str, got bytes"),
-        (("chat",), {"required": 1}, TypeError, "select_subprotocol expected a bool required, got int"),
-        (("chat",), {"scope_key": ""}, ValueError,
-         "select_subprotocol expected a non-empty str scope_key, got ''"),
+        (
+            ("chat",),
+            {"required": 1},
+            TypeError,
+            "select_subprotocol expected a bool required, got int",
+        ),
+        (
+            ("chat",),
+            {"scope_key": ""},
+            ValueError,
+            "select_subprotocol expected a non-empty str scope_key, got ''",
+        ),
     ],
 )
 def test_arguments_are_checked_when_the_guard_is_built(args, options, error, text):

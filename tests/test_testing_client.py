@@ -93,7 +93,9 @@ async def test_scope_carries_path_query_headers_and_subprotocols():
         yield ws_send("ok")
 
     async with connect(
-        inspect, "/rooms/7?user=ann&user=bob", headers={"Origin": "https://a.example"},
+        inspect,
+        "/rooms/7?user=ann&user=bob",
+        headers={"Origin": "https://a.example"},
         subprotocols=["chat"],
     ) as ws:
         await ws.receive()
@@ -114,5 +116,7 @@ async def test_the_path_is_decoded_and_raw_path_kept_as_sent():
     async with connect(inspect, "/rooms/a%20b?x=%20") as ws:
         await ws.receive()
     assert (seen["path"], seen["raw_path"], seen["query_string"]) == (
-        "/rooms/a b", b"/rooms/a%20b", b"x=%20"
+        "/rooms/a b",
+        b"/rooms/a%20b",
+        b"x=%20",
     )

@@ -41,8 +41,16 @@ def test_error_closes_normalises_codes_and_reasons_in_mapping_order():
             "wrap_errors expected a mapping of exception classes to close codes, "
             "got builtin_function_or_method",
         ),
-        ({"ValueError": 1007}, InvalidHandler, "wrap_errors expected exception classes as keys, got 'ValueError'"),
-        ({int: 1007}, InvalidHandler, "wrap_errors expected exception classes as keys, got <class 'int'>"),
+        (
+            {"ValueError": 1007},
+            InvalidHandler,
+            "wrap_errors expected exception classes as keys, got 'ValueError'",
+        ),
+        (
+            {int: 1007},
+            InvalidHandler,
+            "wrap_errors expected exception classes as keys, got <class 'int'>",
+        ),
         (
             {asyncio.CancelledError: 1001},
             InvalidHandler,
@@ -59,13 +67,21 @@ def test_error_closes_normalises_codes_and_reasons_in_mapping_order():
             InvalidMessage,
             "wrap_errors for ValueError expected a close code in 1000-1003, 1007-1014 or 3000-4999, got 1006",
         ),
-        ({ValueError: "1007"}, InvalidMessageType, "wrap_errors for ValueError expected an int close code, got str"),
+        (
+            {ValueError: "1007"},
+            InvalidMessageType,
+            "wrap_errors for ValueError expected an int close code, got str",
+        ),
         (
             {ValueError: (4000, "bad", "extra")},
             InvalidMessageType,
             "wrap_errors for ValueError expected a close code or (code, reason), got (4000, 'bad', 'extra')",
         ),
-        ({KeyError: (4000, b"bad")}, InvalidMessageType, "wrap_errors for KeyError expected a str reason, got bytes"),
+        (
+            {KeyError: (4000, b"bad")},
+            InvalidMessageType,
+            "wrap_errors for KeyError expected a str reason, got bytes",
+        ),
         (
             {KeyError: (4000, "é" * 62)},
             InvalidMessage,

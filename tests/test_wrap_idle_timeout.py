@@ -45,7 +45,11 @@ def test_frames_waiting_unread_count_as_the_client_heard():
     ("args", "error", "text"),
     [
         ((0,), InvalidHandler, "wrap_idle_timeout expected a positive number of seconds, got 0"),
-        (("5",), InvalidHandler, "wrap_idle_timeout expected a positive number of seconds, got '5'"),
+        (
+            ("5",),
+            InvalidHandler,
+            "wrap_idle_timeout expected a positive number of seconds, got '5'",
+        ),
         (
             (5, 1006),
             InvalidMessage,

@@ -141,6 +141,7 @@ def test_encode_json_names_what_it_could_not_encode():
 
 def test_orjson_plugs_in_when_installed():
     import orjson  # in the test extra: a real third-party codec plugs in
+
     assert decode_json(b'{"a":[1]}', orjson.loads, "binary") == {"a": [1]}
     assert encode_json({"a": [1]}, orjson.dumps) == {"type": "websocket.send", "text": '{"a":[1]}'}
     with pytest.raises(InvalidMessage) as info:

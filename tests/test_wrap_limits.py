@@ -66,7 +66,9 @@ def test_text_is_measured_in_utf8_bytes(frame, broken):
 
 
 def test_limit_check_wants_raw_frames_for_the_size():
-    with pytest.raises(InvalidMessageType, match=r"^wrap_limits expected str or bytes frames, got list"):
+    with pytest.raises(
+        InvalidMessageType, match=r"^wrap_limits expected str or bytes frames, got list"
+    ):
         LimitCheck(max_frame_size=10)([1, 2])  # type: ignore[arg-type]
 
 
@@ -77,7 +79,10 @@ def test_limit_check_wants_raw_frames_for_the_size():
         ({"max_frame_size": 0}, "wrap_limits expected max_frame_size as a positive int, got 0"),
         ({"max_frame_size": 1.5}, "wrap_limits expected max_frame_size as a positive int, got 1.5"),
         ({"max_rate": True}, "wrap_limits expected max_rate as a positive int, got True"),
-        ({"max_rate": 5, "per": 0}, "wrap_limits expected per as a positive number of seconds, got 0"),
+        (
+            {"max_rate": 5, "per": 0},
+            "wrap_limits expected per as a positive number of seconds, got 0",
+        ),
         (
             {"max_rate": 5, "per": "1"},
             "wrap_limits expected per as a positive number of seconds, got '1'",
@@ -140,7 +145,10 @@ async def test_too_many_frames_close_1008():
             await ws.receive()
     assert (info.value.code, info.value.reason) == (1008, "rate limit exceeded")
     assert trail[:3] == ["got '0'", "got '1'", "got '2'"]
-    assert trail[3:] == ["loop ended: client disconnected with code 1008 (rate limit exceeded)", "finally"]
+    assert trail[3:] == [
+        "loop ended: client disconnected with code 1008 (rate limit exceeded)",
+        "finally",
+    ]
 
 
 async def test_the_rate_is_counted_over_a_sliding_window():

@@ -38,9 +38,7 @@ def app_with(handler, trail: list[str], **options):
         trail.append(f"on_close, db in scope: {'db' in scope}")
 
     middleware = wrap_resource("db", lambda scope: Session(trail))
-    return websocket(on_disconnect=on_disconnect, on_close=on_close, **options)(
-        middleware(handler)
-    )
+    return websocket(on_disconnect=on_disconnect, on_close=on_close, **options)(middleware(handler))
 
 
 # -- as_context_factory, without an event loop ---------------------------------------------

@@ -78,6 +78,7 @@ CHAT_BUFFER = 100  # messages a client may fall behind before it is closed with 
 PRESENCE_BUFFER = 1000  # presence events waiting for one connection (then the oldest go)
 MAX_FRAME = 16 * 1024  # bytes: a message of MAX_TEXT characters, JSON-escaped, fits
 
+
 async def check_user(scope: Scope) -> Denial | None:
     """The route's guard: the room's name and the user's, or HTTP 400 saying what is wrong."""
     try:
@@ -120,9 +121,12 @@ def chat_room(broadcast: Broadcast, heartbeat: float = HEARTBEAT) -> HandlerFunc
         members = Members(me, user, expiry=EXPIRY_BEATS * heartbeat)
         clock = asyncio.get_running_loop().time
         here = presence_event("here", me, user)
-        async with broadcast.subscribe(
-            messages_channel, buffer=CHAT_BUFFER, policy="end", history=history
-        ) as chat, broadcast.subscribe(presence_channel, buffer=PRESENCE_BUFFER) as presence:
+        async with (
+            broadcast.subscribe(
+                messages_channel, buffer=CHAT_BUFFER, policy="end", history=history
+            ) as chat,
+            broadcast.subscribe(presence_channel, buffer=PRESENCE_BUFFER) as presence,
+        ):
             yield history_frame(chat.history)
             yield presence_frame(members.names())
             await _publish(broadcast, presence_channel, presence_event("join", me, user))

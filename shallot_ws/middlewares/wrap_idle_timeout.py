@@ -151,9 +151,7 @@ class _Watch:
         self.consume()  # cancellations the handler swallowed
 
 
-def wrap_idle_timeout(
-    seconds: float, code: int = 1001, reason: str = "idle timeout"
-) -> Middleware:
+def wrap_idle_timeout(seconds: float, code: int = 1001, reason: str = "idle timeout") -> Middleware:
     """The middleware that closes with ``code`` and ``reason`` a connection whose client has
     sent nothing for ``seconds``, even while the handler is busy elsewhere.
 

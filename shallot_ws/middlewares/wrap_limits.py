@@ -198,6 +198,7 @@ def wrap_limits(
     "rate limit exceeded". Either may be ``None``; not both.
     """
     _validate(max_frame_size, max_rate, per)
+
     def wrap(handler: HandlerFunction) -> HandlerFunction:
         async def wrapped(scope: Scope, receiver: Any) -> AsyncGenerator[Any, None]:
             # the loop's clock, so that tests under a virtual clock control the rate window

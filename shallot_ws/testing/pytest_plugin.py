@@ -330,8 +330,7 @@ def _timeouts(item: pytest.Item) -> tuple[float, float | None, str]:
     if marker is not None:
         if len(marker.args) != 1 or marker.kwargs:
             pytest.fail(
-                f"ws_timeout expected one number of seconds, got {marker.args!r} "
-                f"{marker.kwargs!r}",
+                f"ws_timeout expected one number of seconds, got {marker.args!r} {marker.kwargs!r}",
                 pytrace=False,
             )
         try:

@@ -1,0 +1,54 @@
+"""options.py: one validator for every duration, one wording for every refusal."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from shallot_ws.errors import ConfigError, ConfigTypeError
+from shallot_ws.options import optional_seconds, seconds
+
+
+@pytest.mark.parametrize("value", [1, 0.25, 3600])
+def test_a_positive_finite_number_is_seconds(value):
+    assert seconds(value, "x") == float(value)
+    assert type(seconds(value, "x")) is float
+
+
+def test_zero_only_where_allowed():
+    assert seconds(0, "drain_timeout", zero=True) == 0.0
+    with pytest.raises(ConfigError, match=r"^x expected a positive number of seconds, got 0$"):
+        seconds(0, "x")
+
+
+@pytest.mark.parametrize("value", [-1, -0.5, math.nan, math.inf, -math.inf])
+def test_out_of_range_is_a_config_error_that_is_a_value_error(value):
+    with pytest.raises(ConfigError) as info:
+        seconds(value, "every", zero=True)
+    assert str(info.value) == f"every expected a non-negative number of seconds, got {value!r}"
+    assert isinstance(info.value, ValueError)
+    assert not isinstance(info.value, TypeError)
+
+
+@pytest.mark.parametrize("value", [True, False, "1", None, b"1", [1]])
+def test_a_value_that_is_not_a_number_is_a_config_type_error(value):
+    with pytest.raises(ConfigTypeError) as info:
+        seconds(value, "every")
+    assert str(info.value) == f"every expected a positive number of seconds, got {value!r}"
+    assert isinstance(info.value, TypeError)
+    assert isinstance(info.value, ConfigError)
+
+
+def test_optional_seconds_takes_none_and_says_so_when_refusing():
+    assert optional_seconds(None, "stall_timeout") is None
+    assert optional_seconds(2, "stall_timeout") == 2.0
+    with pytest.raises(
+        ConfigTypeError,
+        match=r"^stall_timeout expected a positive number of seconds or None, got 'x'$",
+    ):
+        optional_seconds("x", "stall_timeout")
+    with pytest.raises(
+        ConfigError, match=r"^stall_timeout expected a positive number of seconds or None, got nan$"
+    ):
+        optional_seconds(math.nan, "stall_timeout")

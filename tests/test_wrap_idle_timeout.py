@@ -312,7 +312,7 @@ async def test_a_server_cancel_pending_when_the_timer_fires_is_not_swallowed(mon
     fire = module._Watch._fire
 
     def server_cancels_first(watch):
-        watch._task.cancel()  # requested in the same loop iteration, not yet delivered
+        watch._canceller.task.cancel()  # requested in the same loop iteration, not yet delivered
         fire(watch)
 
     monkeypatch.setattr(module._Watch, "_fire", server_cancels_first)

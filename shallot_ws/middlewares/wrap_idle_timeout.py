@@ -8,10 +8,10 @@ heard; once the client has been silent for ``seconds``, the connection has *expi
 
 * if the handler is running (the middleware is waiting for its next message), the timer
   cancels the connection's task, so the handler stops where it waits: reading the receiver,
-  sleeping, a queue, a feed. The middleware counts its cancellations; when the
-  ``CancelledError`` comes out of the handler and is the middleware's own, it consumes it
-  (``Task.uncancel`` on Python 3.11+) and yields ``ws_close(code, reason)``. A cancellation
-  that is not its own (the driver's drain timer, a server shutdown) propagates. A handler that
+  sleeping, a queue, a feed. Its ``CancelTimer`` (cancelling.py) counts its cancellations;
+  when the ``CancelledError`` comes out of the handler and is the middleware's own, it is
+  taken back and the middleware yields ``ws_close(code, reason)``. A cancellation that is
+  not its own (the driver's drain timer, a server shutdown) propagates. A handler that
   swallows the cancellation is cancelled again after each further ``seconds``;
 * if the driver has the control (sending the last message), nothing is cancelled: the
   middleware yields the close as soon as it resumes.
@@ -27,6 +27,7 @@ import math
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from ..cancelling import CancelTimer
 from ..compose import HandlerFunction, MappedReceiver, Middleware, relay
 from ..errors import InvalidHandler
 from ..messages import close_message
@@ -35,6 +36,8 @@ from ..types import Frame, Scope
 from ._base import middleware
 
 __all__ = ["IdleClock", "wrap_idle_timeout"]
+
+_MESSAGE = "shallot_ws: wrap_idle_timeout closing an idle connection"
 
 
 class IdleClock:
@@ -71,15 +74,13 @@ class IdleClock:
 
 
 class _Watch:
-    """The timer of one connection, and the cancellations it made of the connection's task."""
+    """The idle timer of one connection; its cancellations are a ``CancelTimer``'s."""
 
     __slots__ = (
-        "_baseline",
-        "_cancels",
+        "_canceller",
         "_clock",
         "_loop",
         "_receiver",
-        "_task",
         "_timer",
         "done",
         "expired",
@@ -88,14 +89,9 @@ class _Watch:
 
     def __init__(self, seconds: float, receiver: Any) -> None:
         self._loop = loop = asyncio.get_running_loop()
-        self._task = asyncio.current_task()
         self._receiver = receiver
         self._clock = IdleClock(seconds, loop.time())
-        self._cancels = 0
-        # The task's count of cancellation requests now (Python 3.11+), as asyncio.timeout
-        # does: above it after our own are consumed, someone else wants the task cancelled.
-        cancelling = getattr(self._task, "cancelling", None)
-        self._baseline = cancelling() if cancelling is not None else 0
+        self._canceller = CancelTimer(message=_MESSAGE, gate=self._inside)
         self.inside = False  # the middleware is waiting for the handler's next message
         self.expired = False
         self.done = False
@@ -105,22 +101,22 @@ class _Watch:
         self._clock.heard(self._loop.time())
         return frame
 
+    def _inside(self) -> bool:
+        return self.inside and not self.done
+
     def _fire(self) -> None:
         self._timer = None
-        task = self._task
-        if self.done or task is None or task.done():
+        if self.done:
             return
-        loop = self._loop
-        if not self.expired:
-            left = self._clock.remaining(loop.time(), self._buffered())
-            if left > 0:
-                self._timer = loop.call_later(left, self._fire)
-                return
-            self.expired = True
+        left = self._clock.remaining(self._loop.time(), self._buffered())
+        if left > 0:
+            self._timer = self._loop.call_later(left, self._fire)
+            return
+        self.expired = True
         if self.inside:  # stop the handler where it waits; again later if it swallows that
-            self._cancels += 1
-            task.cancel()
-            self._timer = loop.call_later(self._clock.seconds, self._fire)
+            seconds = self._clock.seconds
+            self._canceller.cancel()
+            self._canceller.arm(seconds, repeat=seconds)
 
     def _buffered(self) -> int:
         try:
@@ -128,18 +124,9 @@ class _Watch:
         except Exception:  # a receiver without ``buffered``: only taken frames count
             return 0
 
-    def consume(self) -> bool:
-        """Whether a ``CancelledError`` is this watch's own alone; if so it is consumed."""
-        cancels, self._cancels = self._cancels, 0
-        if not cancels:
-            return False
-        uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+
-        if uncancel is None:
-            return True  # Python 3.10 cannot tell a second canceller apart
-        remaining = 0
-        for _ in range(cancels):
-            remaining = uncancel()
-        return bool(remaining <= self._baseline)  # more: someone else cancelled too
+    def consume(self, exc: BaseException) -> bool:
+        """Whether the ``CancelledError`` ``exc`` is this watch's own alone (then consumed)."""
+        return self._canceller.owns(exc)
 
     def stop(self) -> None:
         """The connection's generator is over: no timer, no cancellation left counted."""
@@ -148,7 +135,7 @@ class _Watch:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self.consume()  # cancellations the handler swallowed
+        self._canceller.forget()  # cancellations the handler swallowed
 
 
 def wrap_idle_timeout(seconds: float, code: int = 1001, reason: str = "idle timeout") -> Middleware:
@@ -179,9 +166,9 @@ def wrap_idle_timeout(seconds: float, code: int = 1001, reason: str = "idle time
                             if watch.expired:
                                 break
                             watch.inside = True
-                    except asyncio.CancelledError:
+                    except asyncio.CancelledError as exc:
                         watch.inside = False
-                        if not watch.consume():
+                        if not watch.consume(exc):
                             raise
                     finally:
                         watch.inside = False

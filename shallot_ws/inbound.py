@@ -41,6 +41,7 @@ class Inbound:
 
     __slots__ = (
         "_active",
+        "_arrived",
         "_asked",
         "_check_pending",
         "_disconnect",
@@ -97,6 +98,7 @@ class Inbound:
         self._asked = False  # whether the handler ever asked for a frame
         self._quiet = False  # nothing more may be sent: the client left or a send failed
         self._name = name
+        self._arrived = 0.0  # when the newest buffered frame arrived (loop.time())
 
     async def _pull(self) -> Frame | None:
         """The buffer is empty and the client not known gone: get a frame, or ``None``."""
@@ -203,6 +205,7 @@ class Inbound:
                     self._dropped += 1
                     continue
                 frames.append(frame)
+                self._arrived = self._loop.time()
                 if self._waiter is not None:
                     break
                 if len(frames) >= self._limit and not self._dropping:

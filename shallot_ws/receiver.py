@@ -96,6 +96,12 @@ class Receiver(Inbound):
         return self._dropped
 
     @property
+    def arrived_at(self) -> float | None:
+        """When (the loop's ``time()``) the newest frame waiting unread arrived, or ``None``
+        while none waits. A frame the handler takes as it comes is never waiting."""
+        return self._arrived if self._frames else None
+
+    @property
     def disconnected(self) -> WSDisconnect | None:
         """The client's disconnect (its ``code`` and ``reason``), or ``None`` while connected."""
         return self._disconnect

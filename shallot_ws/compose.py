@@ -14,56 +14,71 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, aclosing
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .errors import InvalidHandler, WSDisconnect
 from .signatures import check_handler
-from .types import Frame, Scope
+from .types import FrameSource, Scope
 
 __all__ = ["HandlerFunction", "MappedReceiver", "Middleware", "compose", "relay"]
 
 HandlerFunction = Callable[[Scope, Any], AsyncIterator[Any]]
 Middleware = Callable[[HandlerFunction], HandlerFunction]
 H = TypeVar("H")
+S = TypeVar("S")
+T = TypeVar("T")
 
 
-class MappedReceiver:
+class MappedReceiver(Generic[T]):
     """A receiver whose frames pass through ``transform`` on their way to the handler.
 
-    It keeps the receiver's interface: ``async for``, ``await receive()`` (raising
-    ``WSDisconnect`` once the client has left), ``buffered`` and ``disconnected``. An
+    It keeps the receiver's interface (``FrameSource``): ``async for``, ``await receive()``
+    (raising ``WSDisconnect`` once the client has left), ``buffered``, ``dropped``,
+    ``disconnected`` and ``arrived_at``, the last four those of the receiver it maps. An
     exception that ``transform`` raises reaches the handler where it reads.
     """
 
     __slots__ = ("_receiver", "_transform")
 
-    def __init__(self, receiver: Any, transform: Callable[[Frame], Any]) -> None:
-        self._receiver = receiver
-        self._transform = transform
+    def __init__(self, receiver: FrameSource[S], transform: Callable[[S], T]) -> None:
+        self._receiver: FrameSource[Any] = receiver
+        self._transform: Callable[[Any], T] = transform
 
-    async def __aiter__(self) -> AsyncGenerator[Any, None]:
+    async def __aiter__(self) -> AsyncGenerator[T, None]:
         transform = self._transform
         async for frame in self._receiver:
             yield transform(frame)
 
-    async def receive(self) -> Any:
+    async def receive(self) -> T:
         """The next frame, transformed; raises ``WSDisconnect`` once the client has left."""
         return self._transform(await self._receiver.receive())
 
     @property
     def buffered(self) -> int:
         """How many frames have arrived that the handler has not taken yet."""
-        return int(self._receiver.buffered)
+        return self._receiver.buffered
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped because the buffer stayed full while the handler did not read."""
+        return self._receiver.dropped
 
     @property
     def disconnected(self) -> WSDisconnect | None:
         """The client's disconnect, or ``None`` while connected."""
-        result: WSDisconnect | None = self._receiver.disconnected
-        return result
+        return self._receiver.disconnected
+
+    @property
+    def arrived_at(self) -> float | None:
+        """When (the loop's ``time()``) the newest frame waiting unread arrived, or ``None``."""
+        return self._receiver.arrived_at
+
+    def __repr__(self) -> str:
+        return f"<MappedReceiver of {self._receiver!r}>"
 
 
 def relay(
-    handler: HandlerFunction, scope: Scope, receiver: Any
+    handler: HandlerFunction, scope: Scope, receiver: FrameSource[Any]
 ) -> AbstractAsyncContextManager[AsyncIterator[Any]]:
     """Start ``handler`` for a middleware; closing the context closes it, at once, here.
 

@@ -16,7 +16,10 @@ from shallot_ws import (
     ws_close,
     ws_send,
 )
-from shallot_ws.testing import AppClosed, connect
+from shallot_ws.errors import WSDisconnect
+from shallot_ws.middlewares import wrap_limits
+from shallot_ws.testing import AppClosed, connect, virtual_time
+from shallot_ws.types import FrameSource
 
 
 def tag(name: str, trail: list[str]):
@@ -109,6 +112,94 @@ async def test_mapped_receiver_keeps_the_receiver_interface():
         await ws.send("b")
         await ws.close(4001)
     assert seen == ["A", (0, None), "B", 4001]
+
+
+class _Source:
+    """A FrameSource of one's own: two frames, counters set by the test."""
+
+    def __init__(self) -> None:
+        self.frames = ["x", "y"]
+        self.buffered = 2
+        self.dropped = 7
+        self.disconnected: WSDisconnect | None = None
+        self.arrived_at: float | None = 12.5
+
+    async def __aiter__(self):
+        while self.frames:
+            yield await self.receive()
+
+    async def receive(self) -> str:
+        if not self.frames:
+            self.disconnected = WSDisconnect(1000, "")
+            raise self.disconnected
+        return self.frames.pop(0)
+
+
+async def test_mapped_receiver_reports_what_the_receiver_it_maps_reports():
+    source = _Source()
+    frames = MappedReceiver(source, str.upper)
+    assert (frames.buffered, frames.dropped, frames.arrived_at) == (2, 7, 12.5)
+    source.dropped, source.arrived_at = 9, None
+    assert (frames.dropped, frames.arrived_at, frames.disconnected) == (9, None, None)
+    assert [frame async for frame in frames] == ["X", "Y"]
+    with pytest.raises(WSDisconnect):
+        await frames.receive()
+    assert frames.disconnected is source.disconnected
+    assert repr(MappedReceiver(frames, str.lower)).startswith("<MappedReceiver of <MappedReceiver")
+
+
+async def test_every_handler_facing_receiver_is_a_frame_source():
+    seen: list[tuple[str, bool]] = []
+
+    def probe(handler):
+        async def wrapped(scope, receiver):
+            seen.append((type(receiver).__name__, isinstance(receiver, FrameSource)))
+            async with relay(handler, scope, receiver) as messages:
+                async for message in messages:
+                    yield message
+
+        return wrapped
+
+    async def handler(scope, receiver):
+        seen.append((type(receiver).__name__, isinstance(receiver, FrameSource)))
+        yield ws_send("ok")
+
+    app = websocket(
+        compose(
+            probe,  # sees the driver's Receiver
+            tag("m", []),
+            probe,  # sees tag's MappedReceiver
+            wrap_limits(max_frame_size=10),
+        )(handler)
+    )
+    async with connect(app) as ws:
+        assert await ws.receive() == "ok<m"
+    assert seen == [
+        ("Receiver", True),
+        ("MappedReceiver", True),
+        ("_LimitedReceiver", True),
+    ]
+    assert not isinstance(object(), FrameSource)
+    assert isinstance(_Source(), FrameSource)
+
+
+async def test_mapped_receiver_dropped_is_the_receivers_count():
+    seen: list[tuple[int, int]] = []
+
+    @websocket(max_buffered=2, stall_timeout=1.0)
+    async def deaf(scope, receiver):
+        frames = MappedReceiver(receiver, str.upper)
+        yield ws_send("ready")
+        await asyncio.sleep(10)  # never asked: the stall drops frames 2..5
+        seen.append((receiver.dropped, frames.dropped))
+        yield ws_send(await frames.receive())
+
+    async with virtual_time(), connect(deaf, queue_size=2) as ws:
+        assert await ws.receive() == "ready"
+        for index in range(6):
+            await ws.send(str(index))
+        assert await ws.receive(timeout=20) == "0"
+    assert seen == [(4, 4)]
 
 
 def test_compose_on_an_app_keeps_its_hooks_and_limits():

@@ -13,11 +13,20 @@ import pytest
 
 from shallot_ws import InvalidHandler, InvalidMessage, compose, websocket, ws_send
 from shallot_ws.middlewares import IdleClock, wrap_idle_timeout, wrap_json
-from shallot_ws.testing import AppClosed, connect
+from shallot_ws.testing import AppClosed, connect, virtual_time
 from tests.serving import server_fixture
 
-IDLE = 0.05
+IDLE = 30.0  # virtual seconds: the in-memory tests run on the virtual clock
+WAIT = 10 * IDLE  # the test client's bound on each wait
 serve = server_fixture()
+
+
+@pytest.fixture
+async def clock():
+    """The test runs on virtual time from its first line: idle times are exact."""
+    async with virtual_time() as clock:
+        yield clock
+
 
 # -- IdleClock, without an event loop ------------------------------------------------------
 
@@ -31,14 +40,15 @@ def test_idle_clock_counts_from_the_last_frame_taken():
     assert clock.taken == 1
 
 
-def test_frames_waiting_unread_count_as_the_client_heard():
-    clock = IdleClock(1.0, now=0.0)
-    assert clock.remaining(0.5, buffered=1) == 1.0  # arrived since the last look
-    assert clock.remaining(1.25, buffered=1) == 0.25  # nothing new since
-    assert clock.remaining(1.5, buffered=3) == 1.0
-    clock.heard(1.75)  # taken: the buffer shrinks, the take is what counts
-    assert clock.remaining(2.0, buffered=2) == 0.75
-    assert clock.remaining(2.5, buffered=3) == 1.0  # no take since the last look: new arrival
+def test_a_frame_waiting_unread_counts_from_when_it_arrived():
+    clock = IdleClock(30.0, now=0.0)
+    assert clock.remaining(30.0, arrived=20.0) == 20.0  # heard at 20, not at this look
+    assert clock.remaining(50.0, arrived=20.0) == 0.0  # the same frame: idle at 50
+    assert clock.remaining(50.0) == 0.0
+    clock.heard(55.0)  # taken: the take counts too
+    assert clock.remaining(60.0, arrived=52.0) == 25.0  # an older arrival changes nothing
+    assert clock.remaining(60.0, arrived=58.0) == 28.0
+    assert clock.remaining(70.0) == 18.0  # once heard, for good
 
 
 @pytest.mark.parametrize(
@@ -81,7 +91,7 @@ def hooks(trail: list[str]):
     return {"on_disconnect": on_disconnect, "on_close": on_close}
 
 
-async def test_a_silent_client_is_closed_where_the_handler_reads(no_leaked_tasks):
+async def test_a_silent_client_is_closed_where_the_handler_reads(clock, no_leaked_tasks):
     trail: list[str] = []
 
     @websocket(**hooks(trail))
@@ -96,38 +106,36 @@ async def test_a_silent_client_is_closed_where_the_handler_reads(no_leaked_tasks
         finally:
             trail.append("finally")
 
-    async with connect(echo) as ws:
+    async with connect(echo, timeout=WAIT) as ws:
         await ws.send("hi")
         assert await ws.receive() == "hi"
-        start = time.monotonic()
         with pytest.raises(AppClosed) as info:
             await ws.receive()
-        elapsed = time.monotonic() - start
     assert (info.value.code, info.value.reason) == (1001, "idle timeout")
-    assert IDLE * 0.9 <= elapsed < IDLE + 0.2
+    assert clock.now() == IDLE
     assert trail == ["cancelled", "finally", "on_close"]
     assert not ws._task.cancelled() and ws.app_exceptions == []
     no_leaked_tasks()
 
 
-async def test_frames_keep_the_connection_open():
+async def test_frames_keep_the_connection_open(clock):
     @websocket
     @wrap_idle_timeout(IDLE)
     async def echo(scope, receiver):
         async for message in receiver:
             yield ws_send(message)
 
-    async with connect(echo) as ws:
-        start = time.monotonic()
-        for index in range(8):  # 8 x 20 ms: over three times the idle time, never silent
+    async with connect(echo, timeout=WAIT) as ws:
+        for index in range(8):  # 8 x 12 s: over three times the idle time, never silent
             await ws.send(str(index))
             assert await ws.receive() == str(index)
-            await asyncio.sleep(IDLE * 0.4)
-        assert time.monotonic() - start > 3 * IDLE
+            await clock.advance(IDLE * 0.4)
+        assert clock.now() == 8 * IDLE * 0.4
         assert await ws.wait_closed() == 1001
+        assert clock.now() == 7 * IDLE * 0.4 + IDLE  # idle from the last frame on
 
 
-async def test_a_stream_that_only_yields_has_a_silent_client(no_leaked_tasks):
+async def test_a_stream_that_only_yields_has_a_silent_client(clock, no_leaked_tasks):
     trail: list[str] = []
 
     @websocket(**hooks(trail))
@@ -136,24 +144,25 @@ async def test_a_stream_that_only_yields_has_a_silent_client(no_leaked_tasks):
         try:
             while True:
                 yield ws_send("tick")
-                await asyncio.sleep(IDLE / 5)
+                await asyncio.sleep(IDLE / 4)
         finally:
             trail.append("finally")
 
-    async with connect(ticker) as ws:
+    async with connect(ticker, timeout=WAIT) as ws:
         ticks = 0
         with pytest.raises(AppClosed) as info:
             while True:
                 assert await ws.receive() == "tick"
                 ticks += 1
     assert (info.value.code, info.value.reason) == (4000, "say something")
-    assert 2 <= ticks <= 8
+    assert ticks == 4  # at 0, 7.5, 15 and 22.5 s; cancelled at 30 where it sleeps
+    assert clock.now() == IDLE
     assert trail == ["finally", "on_close"]
     no_leaked_tasks()
 
 
 @pytest.mark.parametrize("blocker", ["sleep", "event", "queue"])
-async def test_a_blocked_handler_is_cancelled_where_it_waits(blocker, no_leaked_tasks):
+async def test_a_blocked_handler_is_cancelled_where_it_waits(blocker, clock, no_leaked_tasks):
     trail: list[str] = []
 
     @websocket(**hooks(trail))
@@ -173,32 +182,58 @@ async def test_a_blocked_handler_is_cancelled_where_it_waits(blocker, no_leaked_
         finally:
             trail.append("finally")
 
-    async with connect(feed) as ws:
+    async with connect(feed, timeout=WAIT) as ws:
         assert await ws.receive() == "ready"
         assert await ws.wait_closed() == 1001
+    assert clock.now() == IDLE
     assert trail == ["cancelled", "finally", "on_close"]
     no_leaked_tasks()
 
 
-async def test_frames_waiting_unread_count_as_activity():
+async def test_frames_waiting_unread_count_as_activity(clock):
     @websocket
     @wrap_idle_timeout(IDLE)
     async def deaf(scope, receiver):
         yield ws_send("ready")
         await asyncio.sleep(3600)  # never reads: the frames wait in the buffer
 
-    async with connect(deaf) as ws:
+    async with connect(deaf, timeout=WAIT) as ws:
         assert await ws.receive() == "ready"
-        start = time.monotonic()
-        for index in range(6):  # 6 x 20 ms
+        for index in range(6):  # 6 x 12 s
             await ws.send(str(index))
-            await asyncio.sleep(IDLE * 0.4)
+            await clock.advance(IDLE * 0.4)
         assert ws.close_code is None
         assert await ws.wait_closed() == 1001
-        assert time.monotonic() - start > 2 * IDLE
+        assert clock.now() == 5 * IDLE * 0.4 + IDLE  # idle from the last frame's arrival
 
 
-async def test_a_handler_that_swallows_the_cancellation_is_cancelled_again(no_leaked_tasks):
+async def test_a_frame_waiting_unread_restarts_the_clock_when_it_arrives(clock):
+    """wrap_idle_timeout(30), a frame at t=20 that the handler does not read yet: closed at
+    t=50, not when the timer first looks (t=30) plus 30."""
+    receivers: list = []
+
+    @websocket
+    @wrap_idle_timeout(30)
+    async def late_reader(scope, receiver):
+        receivers.append(receiver)
+        yield ws_send("ready")
+        await asyncio.sleep(3600)  # not reading yet: the frame waits in the buffer
+        yield ws_send(await receiver.receive())
+
+    async with connect(late_reader, timeout=WAIT) as ws:
+        assert await ws.receive() == "ready"
+        await clock.advance(20)
+        assert receivers[0].arrived_at is None
+        await ws.send("hello")
+        await clock.advance(0)
+        assert (receivers[0].buffered, receivers[0].arrived_at) == (1, 20.0)
+        assert await ws.wait_closed() == 1001
+        assert clock.now() == 50.0
+        assert ws.close_reason == "idle timeout"
+    assert [m.get("text") for m in ws.sent if m["type"] == "websocket.send"] == ["ready"]
+
+
+async def test_a_handler_that_swallows_the_cancellation_is_cancelled_again(clock, no_leaked_tasks):
     swallowed: list[int] = []
 
     @websocket
@@ -211,17 +246,16 @@ async def test_a_handler_that_swallows_the_cancellation_is_cancelled_again(no_le
             swallowed.append(1)  # bad manners: carries on
         await asyncio.sleep(3600)
 
-    async with connect(stubborn) as ws:
+    async with connect(stubborn, timeout=WAIT) as ws:
         assert await ws.receive() == "ready"
-        start = time.monotonic()
         assert await ws.wait_closed() == 1001
-        assert time.monotonic() - start >= 1.8 * IDLE
+        assert clock.now() == 2 * IDLE  # cancelled at 30 s, swallowed; again at 60 s
     assert swallowed == [1]
     assert not ws._task.cancelled()
     no_leaked_tasks()
 
 
-async def test_a_handler_that_swallows_it_and_yields_is_closed_at_that_yield():
+async def test_a_handler_that_swallows_it_and_yields_is_closed_at_that_yield(clock):
     @websocket
     @wrap_idle_timeout(IDLE)
     async def stubborn(scope, receiver):
@@ -229,17 +263,20 @@ async def test_a_handler_that_swallows_it_and_yields_is_closed_at_that_yield():
             await asyncio.sleep(3600)
         yield ws_send("too late")
 
-    async with connect(stubborn) as ws:
+    async with connect(stubborn, timeout=WAIT) as ws:
         assert await ws.wait_closed() == 1001
+        assert clock.now() == IDLE
     assert all(m.get("text") != "too late" for m in ws.sent)
     assert not ws._task.cancelled()
 
 
-async def test_the_drain_cancellation_after_the_client_left_is_not_swallowed(no_leaked_tasks):
+async def test_the_drain_cancellation_after_the_client_left_is_not_swallowed(
+    clock, no_leaked_tasks
+):
     trail: list[str] = []
 
-    @websocket(drain_timeout=0.02, **hooks(trail))
-    @wrap_idle_timeout(10.0)
+    @websocket(drain_timeout=1.0, **hooks(trail))
+    @wrap_idle_timeout(IDLE)
     async def blocked(scope, receiver):
         try:
             yield ws_send("ready")
@@ -247,9 +284,11 @@ async def test_the_drain_cancellation_after_the_client_left_is_not_swallowed(no_
         finally:
             trail.append("finally")
 
-    async with connect(blocked) as ws:
+    async with connect(blocked, timeout=WAIT) as ws:
         assert await ws.receive() == "ready"
-        await ws.close()
+        await clock.advance(5)
+        await ws.close()  # returns once the app is done
+        assert clock.now() == 6.0  # the drain time after the client left, not the idle time
     assert trail == ["finally", "on_disconnect", "on_close"]
     assert [m["type"] for m in ws.sent] == ["websocket.accept", "websocket.send"]
     no_leaked_tasks()
@@ -268,7 +307,7 @@ def raw_connection(app):
     return task, events, sent
 
 
-async def test_a_server_shutdown_is_not_swallowed(no_leaked_tasks):
+async def test_a_server_shutdown_is_not_swallowed(clock, no_leaked_tasks):
     trail: list[str] = []
 
     @websocket(**hooks(trail))
@@ -289,7 +328,7 @@ async def test_a_server_shutdown_is_not_swallowed(no_leaked_tasks):
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 has no Task.uncancel")
-async def test_a_server_cancel_at_the_same_time_as_the_timeout_is_not_swallowed():
+async def test_a_server_cancel_at_the_same_time_as_the_timeout_is_not_swallowed(clock):
     @websocket
     @wrap_idle_timeout(IDLE)
     async def blocked(scope, receiver):
@@ -307,7 +346,7 @@ async def test_a_server_cancel_at_the_same_time_as_the_timeout_is_not_swallowed(
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 has no Task.uncancel")
-async def test_a_server_cancel_pending_when_the_timer_fires_is_not_swallowed(monkeypatch):
+async def test_a_server_cancel_pending_when_the_timer_fires_is_not_swallowed(clock, monkeypatch):
     module = importlib.import_module("shallot_ws.middlewares.wrap_idle_timeout")
     fire = module._Watch._fire
 
@@ -330,7 +369,7 @@ async def test_a_server_cancel_pending_when_the_timer_fires_is_not_swallowed(mon
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 has no Task.cancelling")
-async def test_the_timeout_leaves_no_cancellation_counted_on_the_task():
+async def test_the_timeout_leaves_no_cancellation_counted_on_the_task(clock):
     @websocket
     @wrap_idle_timeout(IDLE)
     async def echo(scope, receiver):
@@ -351,7 +390,7 @@ async def test_the_timeout_leaves_no_cancellation_counted_on_the_task():
         assert task.cancelling() == 0
 
 
-async def test_a_slow_send_is_never_cancelled_the_close_follows_it():
+async def test_a_slow_send_is_never_cancelled_the_close_follows_it(clock):
     """The timer fires while the driver awaits the server's send: nothing is cancelled,
     the close goes as soon as the send is done."""
     cancelled_sends: list[str] = []
@@ -379,14 +418,15 @@ async def test_a_slow_send_is_never_cancelled_the_close_follows_it():
                 raise
         sent.append(message)
 
-    await asyncio.wait_for(talker({"type": "websocket"}, events.get, send), 1)
+    await asyncio.wait_for(talker({"type": "websocket"}, events.get, send), 10 * IDLE)
+    assert clock.now() == 3 * IDLE  # the close right after the slow send
     assert cancelled_sends == []
     assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
     assert sent[-1]["reason"] == "idle timeout"
     assert trail == ["finally"]
 
 
-async def test_the_timer_dies_with_the_connection():
+async def test_the_timer_dies_with_the_connection(clock):
     """A connection run in the test's own task: a timer left behind would cancel the test."""
 
     @websocket
@@ -406,14 +446,14 @@ async def test_the_timer_dies_with_the_connection():
     await asyncio.sleep(3 * IDLE)  # no CancelledError here
 
 
-async def test_under_wrap_json_the_cancellation_passes_through():
+async def test_under_wrap_json_the_cancellation_passes_through(clock):
     @websocket
     @compose(wrap_idle_timeout(IDLE), wrap_json)
     async def chat(scope, receiver):
         async for value in receiver:
             yield {"echo": value}
 
-    async with connect(chat) as ws:
+    async with connect(chat, timeout=WAIT) as ws:
         await ws.send("[1]")
         assert await ws.receive() == '{"echo": [1]}'
         assert await ws.wait_closed() == 1001

@@ -21,7 +21,7 @@ from ..errors import InvalidHandler, InvalidMessageType, WSDisconnect
 from ..messages import close_message
 from ..reporting import logger
 from ..signatures import callable_name
-from ..types import Scope, WebSocketCloseEvent
+from ..types import FrameSource, Scope, WebSocketCloseEvent
 from ._base import middleware
 
 __all__ = ["ErrorMapping", "ErrorTable", "close_for", "error_closes", "wrap_errors"]
@@ -92,7 +92,7 @@ def wrap_errors(mapping: ErrorMapping) -> Middleware:
     def wrap(handler: HandlerFunction) -> HandlerFunction:
         name = callable_name(handler)
 
-        async def wrapped(scope: Scope, receiver: Any) -> AsyncGenerator[Any, None]:
+        async def wrapped(scope: Scope, receiver: FrameSource[Any]) -> AsyncGenerator[Any, None]:
             async with relay(handler, scope, receiver) as messages:
                 try:
                     async for message in messages:

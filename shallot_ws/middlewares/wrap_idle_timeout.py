@@ -1,10 +1,11 @@
 """wrap_idle_timeout: close a connection whose client has been silent for a while.
 
 Theory of operation. One timer (``loop.call_later``) per connection. Each frame the handler
-takes from the receiver notes the time (no timer work per frame); frames that arrive in the
-receiver's buffer while the handler does not read count too, when the timer looks. When the
-timer fires it re-arms itself for what is left of the idle time since the client was last
-heard; once the client has been silent for ``seconds``, the connection has *expired*:
+takes from the receiver notes the time (no timer work per frame); a frame that waits in the
+receiver's buffer while the handler does not read counts from when it arrived (the
+receiver's ``arrived_at``), when the timer looks. When the timer fires it re-arms itself for
+what is left of the idle time since the client was last heard; once the client has been
+silent for ``seconds``, the connection has *expired*:
 
 * if the handler is running (the middleware is waiting for its next message), the timer
   cancels the connection's task, so the handler stops where it waits: reading the receiver,
@@ -25,51 +26,47 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, TypeVar
 
 from ..cancelling import CancelTimer
 from ..compose import HandlerFunction, MappedReceiver, Middleware, relay
 from ..errors import InvalidHandler
 from ..messages import close_message
 from ..reporting import logger
-from ..types import Frame, Scope
+from ..types import FrameSource, Scope
 from ._base import middleware
 
 __all__ = ["IdleClock", "wrap_idle_timeout"]
 
+T = TypeVar("T")
 _MESSAGE = "shallot_ws: wrap_idle_timeout closing an idle connection"
 
 
 class IdleClock:
     """When a connection's client was last heard from, and when it counts as idle.
 
-    ``heard(now)`` for each frame the handler takes; ``remaining(now, buffered)`` for the
+    ``heard(now)`` for each frame the handler takes; ``remaining(now, arrived)`` for the
     seconds left before the client has been silent for ``seconds`` (0 or less: idle), where
-    ``buffered`` is how many frames wait unread in the receiver: if the handler took none
-    since the last look and more wait than then, the client was heard since (counted as
-    heard at this look). Pure: times are given, never read.
+    ``arrived`` is when the newest frame waiting unread in the receiver arrived (``None``:
+    none waits): the client was heard then. Pure: times are given, never read.
     """
 
-    __slots__ = ("_looked_buffered", "_looked_taken", "last", "seconds", "taken")
+    __slots__ = ("last", "seconds", "taken")
 
     def __init__(self, seconds: float, now: float) -> None:
         self.seconds = seconds
         self.last = now
         self.taken = 0  # frames the handler took
-        self._looked_taken = 0  # ``taken`` and ``buffered`` at the last look
-        self._looked_buffered = 0
 
     def heard(self, now: float) -> None:
         """The handler took a frame at ``now``."""
         self.taken += 1
         self.last = now
 
-    def remaining(self, now: float, buffered: int = 0) -> float:
+    def remaining(self, now: float, arrived: float | None = None) -> float:
         """Seconds left before the client counts as idle; ``<= 0`` once it does."""
-        if self.taken == self._looked_taken and buffered > self._looked_buffered:
-            self.last = max(self.last, now)  # arrived unread since the last look
-        self._looked_taken = self.taken
-        self._looked_buffered = buffered
+        if arrived is not None and arrived > self.last:
+            self.last = arrived  # a frame waits unread: the client was heard when it came
         return self.last + self.seconds - now
 
 
@@ -87,7 +84,7 @@ class _Watch:
         "inside",
     )
 
-    def __init__(self, seconds: float, receiver: Any) -> None:
+    def __init__(self, seconds: float, receiver: FrameSource[Any]) -> None:
         self._loop = loop = asyncio.get_running_loop()
         self._receiver = receiver
         self._clock = IdleClock(seconds, loop.time())
@@ -97,9 +94,9 @@ class _Watch:
         self.done = False
         self._timer: asyncio.TimerHandle | None = loop.call_later(seconds, self._fire)
 
-    def heard(self, frame: Frame) -> Frame:
+    def heard(self, item: T) -> T:
         self._clock.heard(self._loop.time())
-        return frame
+        return item
 
     def _inside(self) -> bool:
         return self.inside and not self.done
@@ -108,7 +105,7 @@ class _Watch:
         self._timer = None
         if self.done:
             return
-        left = self._clock.remaining(self._loop.time(), self._buffered())
+        left = self._clock.remaining(self._loop.time(), self._arrived())
         if left > 0:
             self._timer = self._loop.call_later(left, self._fire)
             return
@@ -118,11 +115,11 @@ class _Watch:
             self._canceller.cancel()
             self._canceller.arm(seconds, repeat=seconds)
 
-    def _buffered(self) -> int:
+    def _arrived(self) -> float | None:
         try:
-            return int(self._receiver.buffered)
-        except Exception:  # a receiver without ``buffered``: only taken frames count
-            return 0
+            return self._receiver.arrived_at
+        except Exception:  # a receiver of one's own without it: only taken frames count
+            return None
 
     def consume(self, exc: BaseException) -> bool:
         """Whether the ``CancelledError`` ``exc`` is this watch's own alone (then consumed)."""
@@ -152,7 +149,7 @@ def wrap_idle_timeout(seconds: float, code: int = 1001, reason: str = "idle time
     close = close_message(code, reason, "wrap_idle_timeout")
 
     def wrap(handler: HandlerFunction) -> HandlerFunction:
-        async def wrapped(scope: Scope, receiver: Any) -> AsyncGenerator[Any, None]:
+        async def wrapped(scope: Scope, receiver: FrameSource[Any]) -> AsyncGenerator[Any, None]:
             watch = _Watch(float(seconds), receiver)
             try:
                 async with relay(handler, scope, MappedReceiver(receiver, watch.heard)) as messages:

@@ -22,7 +22,7 @@ from ..compose import HandlerFunction, MappedReceiver, Middleware, relay
 from ..errors import InvalidHandler, InvalidMessage, InvalidMessageType
 from ..messages import ws_close, ws_send
 from ..reporting import logger
-from ..types import Frame, Scope, WebSocketCloseEvent, WebSocketSendEvent
+from ..types import Frame, FrameSource, Scope, WebSocketCloseEvent, WebSocketSendEvent
 from ._base import middleware
 
 __all__ = ["JSONMode", "decode_json", "encode_json", "wrap_json"]
@@ -154,7 +154,7 @@ def _configured(mode: str, loads: Loads, dumps: Dumps) -> Middleware:
     encode = _encoder(dumps, mode)
 
     def wrap(handler: HandlerFunction) -> HandlerFunction:
-        async def wrapped(scope: Scope, receiver: Any) -> AsyncGenerator[Any, None]:
+        async def wrapped(scope: Scope, receiver: FrameSource[Any]) -> AsyncGenerator[Any, None]:
             async with relay(handler, scope, MappedReceiver(receiver, decode)) as values:
                 try:
                     async for value in values:

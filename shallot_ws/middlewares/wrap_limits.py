@@ -27,7 +27,7 @@ from typing import Any
 from ..compose import HandlerFunction, Middleware, relay
 from ..errors import InvalidHandler, InvalidMessageType, WSDisconnect
 from ..reporting import logger
-from ..types import Frame, Scope, WebSocketCloseEvent
+from ..types import Frame, FrameSource, Scope, WebSocketCloseEvent
 from ._base import middleware
 
 __all__ = ["LimitCheck", "RateWindow", "frame_size", "wrap_limits"]
@@ -132,7 +132,9 @@ class _LimitedReceiver:
 
     __slots__ = ("_check", "_clock", "_receiver", "close", "stop")
 
-    def __init__(self, receiver: Any, check: LimitCheck, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, receiver: FrameSource[Frame], check: LimitCheck, clock: Callable[[], float]
+    ) -> None:
         self._receiver = receiver
         self._check = check
         self._clock = clock
@@ -165,7 +167,7 @@ class _LimitedReceiver:
         """The next frame; raises ``WSDisconnect`` once the client left or a limit broke."""
         if self.stop is not None:
             raise self.stop
-        frame: Frame = await self._receiver.receive()
+        frame = await self._receiver.receive()
         if self._broken(frame):
             raise self.stop  # type: ignore[misc]
         return frame
@@ -173,15 +175,25 @@ class _LimitedReceiver:
     @property
     def buffered(self) -> int:
         """How many frames have arrived that the handler has not taken yet."""
-        return 0 if self.stop is not None else int(self._receiver.buffered)
+        return 0 if self.stop is not None else self._receiver.buffered
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped because the buffer stayed full while the handler did not read."""
+        return self._receiver.dropped
+
+    @property
+    def arrived_at(self) -> float | None:
+        """When the newest frame waiting unread arrived, or ``None`` (after a broken limit:
+        nothing waits for the handler any more)."""
+        return None if self.stop is not None else self._receiver.arrived_at
 
     @property
     def disconnected(self) -> WSDisconnect | None:
         """The limit's ``WSDisconnect`` once one broke, else the client's disconnect."""
         if self.stop is not None:
             return self.stop
-        result: WSDisconnect | None = self._receiver.disconnected
-        return result
+        return self._receiver.disconnected
 
 
 def _zero() -> float:
@@ -200,7 +212,7 @@ def wrap_limits(
     _validate(max_frame_size, max_rate, per)
 
     def wrap(handler: HandlerFunction) -> HandlerFunction:
-        async def wrapped(scope: Scope, receiver: Any) -> AsyncGenerator[Any, None]:
+        async def wrapped(scope: Scope, receiver: FrameSource[Frame]) -> AsyncGenerator[Any, None]:
             # the loop's clock, so that tests under a virtual clock control the rate window
             clock = asyncio.get_running_loop().time if max_rate is not None else _zero
             frames = _LimitedReceiver(receiver, LimitCheck(max_frame_size, max_rate, per), clock)

@@ -26,7 +26,7 @@ from typing import Any, overload
 
 from ..compose import HandlerFunction, MappedReceiver, Middleware, relay
 from ..errors import InvalidHandler, WSDisconnect
-from ..types import Frame, Scope
+from ..types import Frame, FrameSource, Scope
 from ._base import middleware
 
 __all__ = ["ACCESS_LOGGER", "client_text", "close_code", "wrap_logging"]
@@ -91,7 +91,7 @@ def _configured(logger: Any, level: Any) -> Middleware:
     log = logger.log
 
     def wrap(handler: HandlerFunction) -> HandlerFunction:
-        async def wrapped(scope: Scope, receiver: Any) -> AsyncGenerator[Any, None]:
+        async def wrapped(scope: Scope, receiver: FrameSource[Any]) -> AsyncGenerator[Any, None]:
             path = scope.get("path", "")
             client = client_text(scope.get("client"))
             log(

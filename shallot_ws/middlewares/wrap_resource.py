@@ -27,7 +27,7 @@ from typing import Any
 from ..compose import HandlerFunction, Middleware, relay
 from ..errors import InvalidHandler
 from ..signatures import callable_name
-from ..types import Scope
+from ..types import FrameSource, Scope
 from ._base import middleware
 
 __all__ = ["ResourceFactory", "as_context_factory", "wrap_resource"]
@@ -76,7 +76,7 @@ def wrap_resource(
     opener = as_context_factory(factory)
 
     def wrap(handler: HandlerFunction) -> HandlerFunction:
-        async def wrapped(scope: Scope, receiver: Any) -> AsyncGenerator[Any, None]:
+        async def wrapped(scope: Scope, receiver: FrameSource[Any]) -> AsyncGenerator[Any, None]:
             manager = _manager(opener, scope)
             exit_ = type(manager).__aexit__
             resource = await type(manager).__aenter__(manager)

@@ -26,6 +26,7 @@ from shallot_ws.testing import (
     Transcript,
     connect,
     run_flow,
+    virtual_time,
 )
 from shallot_ws.testing.flows import (
     check_flow,
@@ -264,8 +265,10 @@ async def test_receive_fails_loudly_when_the_app_closes_first(no_leaked_tasks):
 
 
 async def test_receive_fails_loudly_when_nothing_comes(no_leaked_tasks):
-    with pytest.raises(FlowError) as caught:
-        await run_flow(echo, [Send("hi"), Receive(2)], timeout=0.05)
+    async with virtual_time() as clock:
+        with pytest.raises(FlowError) as caught:
+            await run_flow(echo, [Send("hi"), Receive(2)], timeout=0.05)
+        assert clock.now() == 0.05
     assert caught.value.text == (
         "run_flow failed at steps[1], Receive(count=2), waited for 2 message(s) from the app "
         "and got 1: timed out after 0.05 s"
@@ -297,10 +300,9 @@ async def test_sleep_waits_on_the_loop_and_lets_the_app_run():
         await asyncio.sleep(0.01)
         yield ws_send("later")
 
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    transcript = await run_flow(later, [Sleep(0.2), Disconnect()])
-    assert loop.time() - started >= 0.2
+    async with virtual_time() as clock:
+        transcript = await run_flow(later, [Sleep(0.2), Disconnect()])
+        assert clock.now() == 0.2
     assert transcript == expect(["later", (1000, "")])  # it finished before the client left
 
 
@@ -445,9 +447,10 @@ async def test_the_chatbot_refuses_binary():
     assert transcript == expect(["Chatbot ready. Say hello.", (1003, "text only")])
 
 
-async def test_the_ticker_streams_until_the_client_leaves(monkeypatch):
-    monkeypatch.setattr(examples.ticker, "INTERVAL", 0.01)
-    transcript = await run_flow(examples.ticker.ticker, [Receive(3), Disconnect(1001)])
+async def test_the_ticker_streams_until_the_client_leaves():
+    async with virtual_time() as clock:
+        transcript = await run_flow(examples.ticker.ticker, [Receive(3), Disconnect(1001)])
+        assert clock.now() == 2 * examples.ticker.INTERVAL + 0.5  # then the drain time
     assert transcript == expect(["tick 0", "tick 1", "tick 2"], client_left=(1001, ""))
 
 
@@ -462,10 +465,9 @@ async def stream(scope, receiver):
 
 
 async def test_a_stream_stops_promptly_when_the_connection_drops(no_leaked_tasks):
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    transcript = await run_flow(stream, [Receive(2), Drop()])
-    assert loop.time() - started < 1
+    async with virtual_time() as clock:
+        transcript = await run_flow(stream, [Receive(2), Drop()])
+        assert clock.now() == 0.02  # the drop at 0.01, then at most the drain time
     assert transcript == expect(["0", "1"], client_left=(1006, ""))
     no_leaked_tasks()
 
@@ -590,8 +592,10 @@ async def test_an_app_that_never_answers_the_handshake_fails_the_flow(no_leaked_
     async def stuck(scope, receive, send):
         await asyncio.sleep(3600)
 
-    with pytest.raises(FlowError) as caught:
-        await run_flow(stuck, [Send("hi")], timeout=0.05)
+    async with virtual_time() as clock:
+        with pytest.raises(FlowError) as caught:
+            await run_flow(stuck, [Send("hi")], timeout=0.05)
+        assert clock.now() == 0.05
     assert caught.value.text == (
         "run_flow failed in the handshake: timed out after 0.05 s waiting for the app to accept "
         "or refuse the handshake"
@@ -605,8 +609,10 @@ async def test_an_app_that_never_ends_fails_the_flow(no_leaked_tasks):
         await send(ACCEPT)
         await asyncio.sleep(3600)
 
-    with pytest.raises(FlowError) as caught:
-        await run_flow(deaf, [Drop()], timeout=0.05)
+    async with virtual_time() as clock:
+        with pytest.raises(FlowError) as caught:
+            await run_flow(deaf, [Drop()], timeout=0.05)
+        assert clock.now() == 0.05
     assert caught.value.text == (
         "run_flow failed at the end of the flow: timed out after 0.05 s waiting for the app to "
         "finish after the connection ended"

@@ -88,15 +88,13 @@ async def test_a_yielded_close_inside_the_merge_stops_every_source_at_once(no_le
             async for _source, _item in events:
                 yield ws_close(4001, "bye")
 
-    async with connect(quits) as ws:
+    async with virtual_time() as clock, connect(quits) as ws:
         feed.queue.put_nowait("x")
         with pytest.raises(AppClosed):
             await ws.receive()
-        for _ in range(100):  # the app finishes on its own: the client has not left
-            if ws.finished:
-                break
-            await asyncio.sleep(0.001)
+        await clock.advance(0)  # the app finishes on its own: the client has not left
         assert ws.finished and feed.closed and not ws.disconnect_received
+        assert clock.now() == 0.0
     no_leaked_tasks()
 
 
@@ -304,7 +302,7 @@ async def test_closing_the_broadcast_ends_the_merge_after_the_buffered_messages(
                     await asyncio.sleep(0.01)  # meanwhile: two more, then the close
         yield ws_send(f"ended by {events.ended}: {feed.ended_by}")
 
-    async with connect(room) as ws:
+    async with virtual_time(), connect(room) as ws:
         assert await ws.receive() == "ready"
         await broadcast.publish("room", "wait")
         assert await ws.receive() == "feed wait"

@@ -19,7 +19,7 @@ from shallot_ws import (
     ws_send,
 )
 from shallot_ws.middlewares import close_for, error_closes, wrap_errors, wrap_json
-from shallot_ws.testing import AppClosed, connect
+from shallot_ws.testing import AppClosed, connect, virtual_time
 
 # -- error_closes and close_for, without an event loop -------------------------------------
 
@@ -272,8 +272,9 @@ async def test_a_blocked_handler_is_still_cancelled_when_the_client_leaves(no_le
         finally:
             trail.append("finally")
 
-    async with connect(blocked) as ws:
+    async with virtual_time() as clock, connect(blocked) as ws:
         assert await ws.receive() == "ready"
         await ws.close()
+        assert clock.now() == 0.02  # cancelled after the drain time
     assert trail == ["finally"]
     no_leaked_tasks()

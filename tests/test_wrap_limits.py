@@ -8,7 +8,7 @@ import pytest
 
 from shallot_ws import InvalidHandler, InvalidMessageType, WSDisconnect, compose, websocket, ws_send
 from shallot_ws.middlewares import LimitCheck, RateWindow, frame_size, wrap_json, wrap_limits
-from shallot_ws.testing import AppClosed, connect
+from shallot_ws.testing import AppClosed, connect, virtual_time
 
 TOO_LARGE = {"type": "websocket.close", "code": 1009, "reason": "frame too large"}
 TOO_FAST = {"type": "websocket.close", "code": 1008, "reason": "rate limit exceeded"}
@@ -153,18 +153,19 @@ async def test_too_many_frames_close_1008():
 
 async def test_the_rate_is_counted_over_a_sliding_window():
     app = websocket(wrap_limits(max_rate=2, per=0.05)(recording([])))
-    async with connect(app) as ws:
+    async with virtual_time() as clock, connect(app) as ws:
         for _ in range(3):  # two frames at once, then a pause of a full window
             for _ in range(2):
                 await ws.send("x")
                 assert await ws.receive() == "ok 1"
-            await asyncio.sleep(0.06)
+            await clock.advance(0.06)
         await ws.send("x")
         await ws.send("x")
         await ws.send("x")
         assert await ws.receive() == "ok 1"
         assert await ws.receive() == "ok 1"
         assert await ws.wait_closed() == 1008
+        assert clock.now() == 0.06 + 0.06 + 0.06  # no real time
 
 
 async def test_frames_the_handler_never_takes_are_not_counted():
@@ -172,9 +173,10 @@ async def test_frames_the_handler_never_takes_are_not_counted():
     @wrap_limits(max_rate=1, per=10.0)
     async def one(scope, receiver):
         yield ws_send(await receiver.receive())
-        await asyncio.sleep(0.05)  # the other frames arrive meanwhile, and stay unread
+        await asyncio.sleep(1)  # the other frames arrive meanwhile, and stay unread
+        assert receiver.buffered == 2
 
-    async with connect(one) as ws:
+    async with virtual_time(), connect(one) as ws:
         for frame in ("a", "b", "c"):
             await ws.send(frame)
         assert await ws.receive() == "a"

@@ -7,9 +7,10 @@ import math
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, overload
 
-from .asgi import serve_lifespan, upgrade_required
+from .asgi import upgrade_required
 from .driver import Settings, run_connection
 from .errors import InvalidHandler, ProtocolError
+from .lifespan import Lifespan, check_lifespan, serve_lifespan
 from .receiver import Receiver
 from .signatures import callable_name, check_handler, check_hook
 from .types import Hook, Receive, Scope, Send
@@ -55,8 +56,11 @@ class WebSocketApp:
         max_buffered: int = DEFAULT_MAX_BUFFERED,
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
         stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
+        lifespan: Lifespan | None = None,
     ) -> None:
         generator = as_generator(handler)
+        if lifespan is not None:
+            check_lifespan(lifespan, f"websocket app {callable_name(handler)}")
         for role, hook in (
             ("on_connect", on_connect),
             ("on_disconnect", on_disconnect),
@@ -84,6 +88,7 @@ class WebSocketApp:
         self.max_buffered = max_buffered
         self.drain_timeout = float(drain_timeout)
         self.stall_timeout = stall_timeout
+        self.lifespan = lifespan
         self._settings = Settings(
             generator,
             callable_name(handler),
@@ -108,7 +113,7 @@ class WebSocketApp:
         elif kind == "http":
             await upgrade_required(receive, send)
         elif kind == "lifespan":
-            await serve_lifespan(receive, send)
+            await serve_lifespan(receive, send, self, self.lifespan)
         else:
             raise ProtocolError(f"expected a 'websocket', 'http' or 'lifespan' scope, got {kind!r}")
 
@@ -121,6 +126,7 @@ class WebSocketApp:
             "max_buffered": self.max_buffered,
             "drain_timeout": self.drain_timeout,
             "stall_timeout": self.stall_timeout,
+            "lifespan": self.lifespan,
         }
         handler = changes.pop("handler", self.handler)
         unknown = set(changes) - set(options)
@@ -148,6 +154,7 @@ def websocket(
     max_buffered: int = DEFAULT_MAX_BUFFERED,
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
+    lifespan: Lifespan | None = None,
 ) -> Callable[[Callable[..., Any]], WebSocketApp]: ...
 
 
@@ -161,6 +168,7 @@ def websocket(
     max_buffered: int = DEFAULT_MAX_BUFFERED,
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
+    lifespan: Lifespan | None = None,
 ) -> WebSocketApp | Callable[[Callable[..., Any]], WebSocketApp]:
     """Turn a handler ``(scope, receiver)`` into an ASGI app: ``@websocket``, ``@websocket()``
     or ``@websocket(on_connect=..., on_disconnect=..., on_close=...)``.
@@ -169,7 +177,9 @@ def websocket(
     a handler that is not reading may run on after the client left before it is cancelled;
     after ``stall_timeout`` with the buffer full, a handler that has never asked for a frame
     has the frames that do not fit dropped (``receiver.dropped``), so that a stream still
-    sees its client leave (``None``: pure backpressure).
+    sees its client leave (``None``: pure backpressure). ``lifespan(app)``, an async context
+    manager, is entered at the server's startup and exited at its shutdown (served directly;
+    under a router, the router's ``lifespan`` runs instead).
     """
 
     def decorate(function: Callable[..., Any]) -> WebSocketApp:
@@ -181,6 +191,7 @@ def websocket(
             max_buffered=max_buffered,
             drain_timeout=drain_timeout,
             stall_timeout=stall_timeout,
+            lifespan=lifespan,
         )
 
     if handler is None:

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .app import WebSocketApp
-from .asgi import serve_lifespan, upgrade_required
+from .asgi import upgrade_required
 from .errors import InvalidHandler, ProtocolError, RouteError
 from .handshake import decide
 from .hooks import hooks_around
+from .lifespan import Lifespan, check_lifespan, serve_lifespan
 from .messages import ws_deny
 from .patterns import Pattern, build_path, compile_pattern
 from .signatures import describe
@@ -90,6 +91,10 @@ def route(
     compiled = compile_pattern(pattern)
     around = hooks_around(where, guards, on_connect, on_disconnect, on_close)
     app = _as_app(where, target)
+    if app.lifespan is not None:
+        raise RouteError(
+            f"{where}: the app's lifespan never runs under a router (give lifespan= to the router)"
+        )
     return Route(compiled, around(app) if around else app, _check_name(name, where))
 
 
@@ -117,6 +122,10 @@ def mount(
         raise RouteError(
             f"{where}: a mounted router's fallback is never called "
             "(http and lifespan go to the outermost router's fallback)"
+        )
+    if sub.lifespan is not None:
+        raise RouteError(
+            f"{where}: a mounted router's lifespan never runs (give it to the outermost router)"
         )
     for leaf in sub._leaf_patterns():
         clash = sorted(set(leaf.params) & set(compiled.params))
@@ -154,15 +163,25 @@ def _entry(item: object) -> Entry:
 
 
 class Router:
-    """An ASGI app routing WebSocket connections by path; http and lifespan go to ``fallback``.
+    """An ASGI app routing WebSocket connections by path; http goes to ``fallback``, and so
+    does lifespan unless the router has a ``lifespan`` of its own.
 
     Exact patterns win over patterns with parameters; those and mounts are tried in table
     order. ``url_for(name, **params)`` builds the path of a named route under this router.
     """
 
-    def __init__(self, routes: Iterable[Any], *, fallback: ASGIApp | None = None) -> None:
+    def __init__(
+        self,
+        routes: Iterable[Any],
+        *,
+        fallback: ASGIApp | None = None,
+        lifespan: Lifespan | None = None,
+    ) -> None:
         if fallback is not None and not callable(fallback):
             raise InvalidHandler(f"router expected an ASGI app as fallback, got {fallback!r}")
+        if lifespan is not None:
+            check_lifespan(lifespan, "router")
+        self.lifespan = lifespan
         self.routes: tuple[Entry, ...] = tuple(_entry(item) for item in routes)
         self.fallback = fallback
         self._exact: dict[str, WebSocketApp] = {}
@@ -226,7 +245,8 @@ class Router:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve an ASGI scope: ``websocket`` by path, ``http`` and ``lifespan`` by fallback."""
+        """Serve an ASGI scope: ``websocket`` by path, ``lifespan`` by the router's ``lifespan``
+        if any, ``http`` (and else ``lifespan``) by the fallback."""
         kind = scope["type"]
         if kind == "websocket":
             root_path: str = scope.get("root_path", "")
@@ -241,6 +261,8 @@ class Router:
             if consumed:
                 child["root_path"] = root_path + consumed
             await app(child, receive, send)
+        elif kind == "lifespan" and self.lifespan is not None:
+            await serve_lifespan(receive, send, self, self.lifespan)
         elif kind in ("http", "lifespan"):
             if self.fallback is not None:
                 await self.fallback(scope, receive, send)
@@ -269,13 +291,21 @@ class Router:
         return f"<Router of {len(self.routes)} entries>"
 
 
-def router(routes: Iterable[Any], *, fallback: ASGIApp | None = None) -> Router:
+def router(
+    routes: Iterable[Any],
+    *,
+    fallback: ASGIApp | None = None,
+    lifespan: Lifespan | None = None,
+) -> Router:
     """A ``Router`` for a table of ``(pattern, target)`` pairs and ``route``/``mount`` entries.
 
-    ``fallback`` is the ASGI app for ``http`` and ``lifespan`` scopes. Without one, an http
-    request gets 404 (426 on a websocket route's path) and lifespan completes by itself.
+    ``fallback`` is the ASGI app for ``http`` scopes. Without one, an http request gets 404
+    (426 on a websocket route's path). ``lifespan(router)``, an async context manager, is
+    entered at the server's startup and exited at its shutdown; with a ``lifespan`` the
+    fallback never sees the lifespan scope (it serves http only), without one the fallback
+    gets it, and without either lifespan completes with nothing to run.
     """
-    return Router(routes, fallback=fallback)
+    return Router(routes, fallback=fallback, lifespan=lifespan)
 
 
 def _under(path: str, root_path: str) -> str:

@@ -9,10 +9,11 @@ Importing this module does nothing else, so the tests may import its constants.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 
-from shallot_ws import websocket, ws_close, ws_deny, ws_send
+from shallot_ws import router, websocket, ws_close, ws_deny, ws_send
 
 REPORT_ENV = "SHALLOT_WS_TEST_REPORT"
 
@@ -159,3 +160,30 @@ async def _lingering(scope, receiver):
 lingering = websocket(
     on_disconnect=_hook_disconnect, on_close=_hook_close, drain_timeout=LINGER_DRAIN
 )(_lingering)
+
+
+# -- lifespan: startup before the first connection, shutdown at SIGTERM, a failed startup ---
+
+
+@contextlib.asynccontextmanager
+async def _reported_lifespan(app):
+    report(f"lifespan startup {type(app).__name__}")
+    yield
+    report(f"lifespan shutdown {type(app).__name__}")
+
+
+@contextlib.asynccontextmanager
+async def _failing_lifespan(app):
+    raise ConnectionError(LIFESPAN_FAILURE)
+    yield  # pragma: no cover - never reached
+
+
+async def _greet(scope, receiver):
+    report(f"connection {connection_id(scope)}")
+    yield ws_send("hello")
+
+
+LIFESPAN_FAILURE = "broker down 7c1a"
+lifespan_app = websocket(lifespan=_reported_lifespan)(_greet)
+lifespan_router = router([("/greet", _greet)], lifespan=_reported_lifespan)
+failing_lifespan_app = websocket(lifespan=_failing_lifespan)(_greet)

@@ -13,6 +13,7 @@ import ast
 import asyncio
 import inspect
 import linecache
+import re
 import sys
 import traceback
 import types
@@ -137,6 +138,39 @@ def test_doc_snippets_run(
     if any("REDIS_URL" in source for _, source in blocks):
         monkeypatch.setenv("REDIS_URL", request.getfixturevalue("redis_server").url)
     run_blocks(path, blocks)
+
+
+def heading_anchors(text: str) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown text (code blocks left out)."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    headings = re.findall(r"^#+ (.*)$", text, flags=re.M)
+    return {
+        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings
+    }
+
+
+def broken_anchors(path: Path) -> list[str]:
+    """The links of ``path`` to a heading (``page.md#anchor``, ``#anchor``) that is not there."""
+    broken = []
+    for link, page, anchor in re.findall(r"\]\((([\w./-]*\.md)?#([\w-]+))\)", path.read_text()):
+        target = path.parent / page if page else path
+        if not target.exists() or anchor not in heading_anchors(target.read_text()):
+            broken.append(link)
+    return broken
+
+
+@pytest.mark.parametrize("path", doc_files(), ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_link_to_a_heading_finds_it(path: Path) -> None:
+    assert broken_anchors(path) == []
+
+
+def test_a_link_to_a_missing_heading_is_found(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "# Top\n## 2. A connection's life\n```python\n# not a heading\n```\n"
+        "[a](#2-a-connections-life) [b](#not-a-heading) [c](page.md#top) [d](gone.md#top)\n"
+    )
+    assert broken_anchors(page) == ["#not-a-heading", "gone.md#top"]
 
 
 def test_python_blocks_are_found_with_their_line_numbers() -> None:

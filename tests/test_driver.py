@@ -1,4 +1,4 @@
-"""The driver, rule by rule of DESIGN §2, through the in-memory client."""
+"""The driver, rule by rule of docs/design.md §2, through the in-memory client."""
 
 from __future__ import annotations
 

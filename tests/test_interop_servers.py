@@ -124,7 +124,7 @@ async def test_ticker_ticks_and_its_finally_runs_within_a_second_of_the_client_l
     serve, server
 ):
     # The client leaves right after tick 1, while the ticker sleeps for a second; its
-    # ``finally`` must run well before it would have yielded tick 2 (DESIGN §2.5).
+    # ``finally`` must run well before it would have yielded tick 2 (docs/design.md §2, rule 5).
     live = serve("examples.ticker:app", server)
     async with connect(live.ws_url("/"), open_timeout=TIMEOUT) as ws:
         assert await recv(ws) == "tick 0"
@@ -166,7 +166,7 @@ def test_example_page_is_served_over_http(serve, server):
 # -- where the servers differ ---------------------------------------------------------------
 
 # The (code, reason) the app sees in ``websocket.disconnect`` after the client closed with
-# 4321 "custom". hypercorn 0.18 reports 1006 whatever the client sent (DESIGN §6, the
+# 4321 "custom". hypercorn 0.18 reports 1006 whatever the client sent (docs/design.md §6, the
 # hypercorn bug); uvicorn passes the client's close frame on.
 DISCONNECT_SEEN = {"hypercorn": (1006, ""), "uvicorn": (4321, "custom")}
 
@@ -227,8 +227,8 @@ async def test_on_connect_refusals_reach_the_client_as_http_responses(serve, ser
 @pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
 async def test_a_stream_with_a_full_read_ahead_buffer_stops_when_the_client_leaves(serve, server):
     # The client sends max_buffered frames that the stream never reads, so the driver's
-    # read-ahead is full and it stops reading (DESIGN §2.2): the disconnect event waits
-    # behind them. After stall_timeout with no frame taken the driver reads on, dropping
+    # read-ahead is full and it stops reading (docs/design.md §2, rule 2): the disconnect
+    # event waits behind them. After stall_timeout with no frame taken the driver reads on, dropping
     # what does not fit, and sees the disconnect (hypercorn reports 1006 for any close).
     # Under uvicorn the stream's next send may raise first (ASGI 2.4: OSError after the
     # client left), which the driver also takes as the client leaving, with code 1006.

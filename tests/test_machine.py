@@ -1,4 +1,5 @@
-"""WebSocketMachine: the examples keep DESIGN §2 under hypothesis, and broken apps are caught."""
+"""WebSocketMachine: the examples keep docs/design.md §2 under hypothesis, and broken apps
+are caught."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Server quirks of the in-memory server: what each one changes, that violations are still
-recorded under it, and that the driver keeps DESIGN §2 under every set of them."""
+recorded under it, and that the driver keeps docs/design.md §2 under every set of them."""
 
 from __future__ import annotations
 
@@ -236,7 +236,7 @@ async def test_without_quirks_the_server_still_plays_hypercorn():
     assert ws.quirks == frozenset()
 
 
-# -- DESIGN §2 under every quirk -------------------------------------------------------
+# -- docs/design.md §2 under every quirk ---------------------------------------------------
 
 BEHAVIOURS = ["echo", "close", "finish", "raise"]
 
@@ -261,7 +261,8 @@ def racing(behaviour):
 
 def held(app, released):
     """``app``, whose frames reach it only once ``released`` is set: it answers a frame while
-    the client's leaving waits, unread, in the server's queue (the race in DESIGN §2.5)."""
+    the client's leaving waits, unread, in the server's queue (the race in docs/design.md §2,
+    rule 5)."""
 
     async def held_app(scope, receive, send):
         async def held_receive():
@@ -341,8 +342,8 @@ async def test_the_driver_keeps_design_2_when_the_client_leaves_after_an_answer(
     ],
 )
 async def test_a_storing_handler_loses_nothing_when_its_ack_finds_the_client_gone(quirks):
-    """DESIGN §2.5: a handler that keeps reading stores every frame sent before the client
-    left, even when its acknowledgement of the first is sent after the client left."""
+    """docs/design.md §2, rule 5: a handler that keeps reading stores every frame sent before
+    the client left, even when its acknowledgement of the first is sent after the client left."""
     stored = []
 
     @websocket

@@ -73,7 +73,7 @@ async def test_ticker_ticks_about_a_second_apart(serve):
 
 async def test_ticker_finally_runs_within_a_second_of_the_disconnect(serve):
     # The client leaves right after tick 0, while the ticker sleeps for a second: its
-    # ``finally`` must run well before it would have yielded tick 1 (DESIGN §2.5).
+    # ``finally`` must run well before it would have yielded tick 1 (docs/design.md §2, rule 5).
     server = serve("examples.ticker:app")
     async with connect(server.ws_url("/"), open_timeout=TIMEOUT) as ws:
         assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "tick 0"

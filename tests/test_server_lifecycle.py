@@ -1,5 +1,5 @@
-"""A connection's life (DESIGN §2) and the server's own (lifespan, SIGTERM) over a real
-hypercorn 0.18, checked against what DESIGN §6 says hypercorn really does."""
+"""A connection's life (docs/design.md §2) and the server's own (lifespan, SIGTERM) over a
+real hypercorn 0.18, checked against what docs/design.md §6 says hypercorn really does."""
 
 from __future__ import annotations
 
@@ -253,13 +253,13 @@ async def refuses_new_connections(port: int, within: float) -> bool:
     return False
 
 
-# -- (f) DESIGN §6: the disconnect code the app sees -----------------------------------------
+# -- (f) docs/design.md §6: the disconnect code the app sees -------------------------------
 
 
 async def test_app_sees_disconnect_code_1006_whatever_the_client_sent(serve):
     # A hypercorn 0.18 bug (ws_stream.py: the close handshake ends in StreamClosed while the
     # state is still CONNECTED, so it reports ABNORMAL_CLOSURE): documented, not endorsed.
-    # If this starts failing, hypercorn was fixed: update DESIGN §6 and the docs.
+    # If this starts failing, hypercorn was fixed: update docs/design.md §6 and the docs.
     server = serve(f"{APPS}:hooked")
     async with connect(server.ws_url("/?f"), open_timeout=TIMEOUT) as ws:
         await ws.send("a")

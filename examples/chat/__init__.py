@@ -3,7 +3,8 @@
 Run: ``python3 -m hypercorn examples.chat:app`` and open http://127.0.0.1:8000/ in two
 browser windows: pick a name and a room, join, talk. The app is one router: the room socket
 ``/rooms/{room}?name=ada`` (``room.py``: the protocol, history, presence) and, through its
-fallback, the page at ``/`` (``page.py``, ``page.html``), 404 elsewhere, and the lifespan.
+fallback, the page at ``/`` (``page.py``, ``page.html``) and 404 elsewhere; its ``lifespan``
+closes the broadcast at the server's shutdown.
 
 The broadcast between connections comes from one environment variable,
 ``SHALLOT_WS_CHAT_BROADCAST`` (default ``memory://``: this process only). Point it at Redis
@@ -21,12 +22,13 @@ works too, without history. Tests build the app over a broadcast of their own wi
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 from shallot_ws.broadcast import Broadcast
 from shallot_ws.routing import Router, route, router
 
-from .page import page_app
+from .page import page
 from .protocol import HISTORY
 from .room import HEARTBEAT, chat_room, check_user
 
@@ -43,10 +45,17 @@ def broadcast_from_env(environ: Mapping[str, str] = os.environ) -> Broadcast:
 
 
 def make_app(broadcast: Broadcast, *, heartbeat: float = HEARTBEAT) -> Router:
-    """The chat over ``broadcast``, closed at the lifespan's shutdown."""
+    """The chat over ``broadcast``, closed at the server's shutdown."""
+
+    @asynccontextmanager
+    async def close_broadcast(app: Router) -> AsyncIterator[None]:
+        yield  # serving: the rooms open their subscriptions as clients join
+        await broadcast.aclose()  # the rooms' connections close 1001, Redis is let go
+
     return router(
         [route("/rooms/{room}", chat_room(broadcast, heartbeat), name="room", guards=[check_user])],
-        fallback=page_app(broadcast),
+        fallback=page,
+        lifespan=close_broadcast,
     )
 
 

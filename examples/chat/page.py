@@ -1,17 +1,13 @@
-"""The router's fallback: the chat page at ``/``, 404 elsewhere, and the lifespan, whose
-shutdown closes the broadcast (its Redis connections, if any)."""
+"""The router's fallback: the chat page at ``/``, 404 elsewhere (the router's ``lifespan``
+closes the broadcast at shutdown: see ``__init__.py``)."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from shallot_ws.broadcast import Broadcast
-from shallot_ws.types import ASGIApp, Receive, Scope, Send
+from shallot_ws.types import Receive, Scope, Send
 
-__all__ = ["PAGE", "page_app"]
-
-logger = logging.getLogger("examples.chat")
+__all__ = ["PAGE", "page"]
 
 PAGE = Path(__file__).with_name("page.html").read_bytes()  # plain HTML and inline JS
 NOT_FOUND = b"404 Not Found\n"
@@ -25,28 +21,15 @@ async def _respond(send: Send, status: int, content_type: bytes, body: bytes, he
     await send({"type": "http.response.body", "body": b"" if head else body})
 
 
-def page_app(broadcast: Broadcast) -> ASGIApp:
-    """An ASGI app for ``http`` and ``lifespan`` scopes, closing ``broadcast`` at shutdown."""
-
-    async def page(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            try:
-                await broadcast.aclose()
-            except Exception:  # the server must still shut down
-                logger.exception("chat: closing the broadcast failed")
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        path, root = scope["path"], scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :]
-        head = scope["method"] == "HEAD"
-        if path not in ("", "/"):
-            await _respond(send, 404, TEXT, NOT_FOUND, head)
-        elif scope["method"] not in ("GET", "HEAD"):
-            await _respond(send, 405, TEXT, NOT_ALLOWED, head)
-        else:
-            await _respond(send, 200, b"text/html; charset=utf-8", PAGE, head)
-
-    return page
+async def page(scope: Scope, receive: Receive, send: Send) -> None:
+    """An ASGI app for ``http`` scopes: the page at ``/`` (GET and HEAD), 404 elsewhere."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    head = scope["method"] == "HEAD"
+    if path not in ("", "/"):
+        await _respond(send, 404, TEXT, NOT_FOUND, head)
+    elif scope["method"] not in ("GET", "HEAD"):
+        await _respond(send, 405, TEXT, NOT_ALLOWED, head)
+    else:
+        await _respond(send, 200, b"text/html; charset=utf-8", PAGE, head)

@@ -305,8 +305,8 @@ def transcript_diff(left: Transcript, right: Transcript) -> list[str]:
 def expected_hooks(
     *, accepted: bool = True, client_left: bool = False, app_closed: bool = False
 ) -> list[str]:
-    """The hooks DESIGN §2 runs: ``on_connect``; for an accepted connection ``on_disconnect``
-    when the client left before any close from the app, then ``on_close``."""
+    """The hooks docs/design.md §2 runs: ``on_connect``; for an accepted connection
+    ``on_disconnect`` when the client left before any close from the app, then ``on_close``."""
     if not accepted:
         return ["on_connect"]
     if client_left and not app_closed:
@@ -324,8 +324,9 @@ def expect(
     violations: Iterable[str] = (),
     hooks_known: bool = True,
 ) -> Transcript:
-    """The transcript a test expects, its hooks filled in by DESIGN §2 (``expected_hooks``)
-    unless ``hooks_known`` is false (an app that is not a ``WebSocketApp``)."""
+    """The transcript a test expects, its hooks filled in by docs/design.md §2
+    (``expected_hooks``) unless ``hooks_known`` is false (an app that is not a
+    ``WebSocketApp``)."""
     listed = list(messages)
     hooks = (
         expected_hooks(

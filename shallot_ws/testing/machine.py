@@ -1,4 +1,4 @@
-"""A hypothesis state machine that checks one connection's invariants (DESIGN §2).
+"""A hypothesis state machine that checks one connection's invariants (docs/design.md §2).
 
 Subclass ``WebSocketMachine`` for an app and run its ``TestCase``::
 
@@ -192,7 +192,7 @@ class WebSocketMachine(RuleBasedStateMachine):
 
     @invariant()
     def websocket_invariants_hold(self) -> None:
-        """Checked after every step: DESIGN §2, what is decided so far."""
+        """Checked after every step: docs/design.md §2, what is decided so far."""
         self._refresh()
         self._check_transcript(ended=False)
         self._check_hooks(ended=False)

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 # The app's receive() reports the client's leaving with code 1006 (and no reason), whatever
-# code and reason the client closed with, as hypercorn 0.18 does (DESIGN §6).
+# code and reason the client closed with, as hypercorn 0.18 does (docs/design.md §6).
 DISCONNECT_1006 = "disconnect_1006"
 # A send after the app's own close (or its refusal) is silently dropped instead of raising
 # RuntimeError, as some servers do.

@@ -10,8 +10,8 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidHandler
-from .guards import guarded
+from .errors import ConfigTypeError, InvalidHandler
+from .guards.chain import guarded
 from .reporting import report
 from .signatures import callable_name, check_hook
 from .types import Hook, Scope
@@ -46,7 +46,7 @@ def hooks_around(
     """Check an entry's hooks; the function that puts them around an app's own, if any."""
     if callable(guards) or isinstance(guards, (str, bytes)):
         got = callable_name(guards) if callable(guards) else repr(guards)
-        raise InvalidHandler(f"{where} expected guards as a list of hooks, got {got}")
+        raise ConfigTypeError(f"{where} expected guards as a list of hooks, got {got}")
     guards = tuple(guards)  # an iterator would be used up by the checks
     roles: list[tuple[str, Hook | None]] = [("guard", guard) for guard in guards]
     roles += [("on_connect", on_connect), ("on_disconnect", on_disconnect), ("on_close", on_close)]

@@ -24,7 +24,7 @@ from typing import Any
 
 from .app import WebSocketApp
 from .asgi import serve_lifespan, upgrade_required
-from .errors import InvalidHandler, ProtocolError, RouteError
+from .errors import ConfigTypeError, InvalidHandler, ProtocolError, RouteError, UrlForError
 from .handshake import decide
 from .hooks import hooks_around
 from .messages import ws_deny
@@ -112,7 +112,7 @@ def mount(
     where = f"mount {prefix!r}"
     compiled = compile_pattern(prefix, prefix=True, what="mount")
     if not isinstance(sub, Router):
-        raise InvalidHandler(f"{where} expected a router, got {describe(sub)}")
+        raise ConfigTypeError(f"{where} expected a router, got {describe(sub)}")
     if sub.fallback is not None:
         raise RouteError(
             f"{where}: a mounted router's fallback is never called "
@@ -162,7 +162,7 @@ class Router:
 
     def __init__(self, routes: Iterable[Any], *, fallback: ASGIApp | None = None) -> None:
         if fallback is not None and not callable(fallback):
-            raise InvalidHandler(f"router expected an ASGI app as fallback, got {fallback!r}")
+            raise ConfigTypeError(f"router expected an ASGI app as fallback, got {fallback!r}")
         self.routes: tuple[Entry, ...] = tuple(_entry(item) for item in routes)
         self.fallback = fallback
         self._exact: dict[str, WebSocketApp] = {}
@@ -262,7 +262,7 @@ class Router:
         chain = self._names.get(name)
         if chain is None:
             known = ", ".join(map(repr, sorted(self._names))) or "none"
-            raise RouteError(f"url_for({name!r}): no route named {name!r} (known: {known})")
+            raise UrlForError(f"url_for({name!r}): no route named {name!r} (known: {known})")
         return build_path(chain, params, f"url_for({name!r})")
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from shallot_ws import InvalidHandler, InvalidMessageType, websocket, ws_close, ws_send
+from shallot_ws import ConfigError, InvalidMessageType, websocket, ws_close, ws_send
 from shallot_ws.broadcast import Broadcast
 from shallot_ws.errors import BroadcastError
 from shallot_ws.merge import merge
@@ -209,17 +209,17 @@ async def test_an_unreachable_broker_is_a_clear_error(scheme):
 
 def test_pub_sub_refuses_history_clearly():
     with pytest.raises(
-        InvalidHandler,
+        ConfigError,
         match=r"^a redis:// broadcast \(pub/sub\) keeps no "
         r"messages, got keep=5; use redis-stream:// for history$",
     ):
         Broadcast("redis://127.0.0.1:1/0", keep=5)
     with pytest.raises(
-        InvalidHandler,
+        ConfigError,
         match="^subscribe asked for history=1, but this broadcast keeps 0 messages a channel",
     ):
         Broadcast("redis://127.0.0.1:1/0").subscribe("room", history=1)
-    with pytest.raises(InvalidHandler, match="^a redis-stream:// broadcast keeps at least 1 "):
+    with pytest.raises(ConfigError, match="^a redis-stream:// broadcast keeps at least 1 "):
         Broadcast("redis-stream://127.0.0.1:1/0", keep=0)
 
 

@@ -26,9 +26,9 @@ from .app import WebSocketApp
 from .asgi import serve_lifespan, upgrade_required
 from .errors import ConfigTypeError, InvalidHandler, ProtocolError, RouteError, UrlForError
 from .handshake import decide
-from .hooks import hooks_around
 from .messages import ws_deny
 from .patterns import Pattern, build_path, compile_pattern
+from .route_hooks import hooks_around
 from .signatures import describe
 from .types import ASGIApp, Hook, Receive, Scope, Send
 

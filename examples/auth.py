@@ -17,9 +17,7 @@ import hmac
 
 from examples.page import with_page
 from shallot_ws import websocket, ws_send
-from shallot_ws.auth import bearer_auth
-from shallot_ws.guards import guarded
-from shallot_ws.origin import allow_origins
+from shallot_ws.guards import allow_origins, bearer_auth, guarded
 
 TOKENS = {"ann-token": "ann", "bob-token": "bob"}
 

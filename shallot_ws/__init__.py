@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .app import WebSocketApp, websocket
-from .auth import bearer_auth
 from .broadcast import Broadcast
 from .compose import MappedReceiver, compose, relay
 from .errors import (
@@ -19,7 +18,7 @@ from .errors import (
     SubprotocolError,
     WSDisconnect,
 )
-from .guards import guarded
+from .guards import allow_origins, bearer_auth, guarded, select_subprotocol
 from .merge import every, merge
 from .messages import ws_accept, ws_close, ws_deny, ws_send
 from .middlewares import (
@@ -30,11 +29,9 @@ from .middlewares import (
     wrap_logging,
     wrap_resource,
 )
-from .origin import allow_origins
 from .receiver import Receiver
 from .routing import Router, mount, route, router
 from .scope import MultiDict
-from .subprotocols import select_subprotocol
 
 __all__ = [
     "Broadcast",

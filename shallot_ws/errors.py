@@ -2,13 +2,14 @@
 
     ShallotWSError
      ├── WSDisconnect            the client left; carries its close code and reason
-     ├── ConfigError             a configuration mistake: an option, URL, pattern or origin
-     │    └── ConfigTypeError    ... whose value has the wrong type
+     ├── ConfigError             a configuration mistake: an option, URL, channel, origin, ...
+     │    ├── ConfigTypeError    ... whose value has the wrong type
+     │    └── RouteError         ... in a routing table: a bad pattern, name or entry
      ├── InvalidHandler          a handler or hook is not one (wrong kind or signature)
      ├── InvalidMessage          a message or builder argument has a wrong value
      │    └── InvalidMessageType a message or builder argument has a wrong type
      ├── SubprotocolError        an accept names a subprotocol the client did not offer
-     ├── RouteError              a routing table or url_for call is wrong (pattern, name, param)
+     ├── UrlForError             url_for cannot build the path: an unknown name, a bad parameter
      ├── BroadcastError          a broadcast's broker is unreachable, or the broadcast is closed
      ├── ProtocolError           the ASGI server broke the contract (event or scope)
      └── TestingError            an in-memory test connection saw what the test did not expect
@@ -18,12 +19,11 @@
           ├── ASGIViolation      the app broke the ASGI WebSocket protocol
           └── FlowError          a step of a client flow could not be done; carries the transcript
 
-``ConfigError`` is also a ``ValueError``, ``ConfigTypeError`` a ``TypeError`` too.
-``InvalidHandler`` and ``InvalidMessageType`` are also ``TypeError``s; ``InvalidMessage``,
-``SubprotocolError`` and ``RouteError`` also ``ValueError``s, ``BroadcastError`` a
-``ConnectionError``, so callers may catch either
-family. The testing errors are ``AssertionError``s: a test that meets one unexpectedly
-fails, as it should.
+``ConfigError`` (and so ``RouteError``) is also a ``ValueError``, ``ConfigTypeError`` a
+``TypeError`` too. ``InvalidHandler`` and ``InvalidMessageType`` are also ``TypeError``s;
+``InvalidMessage``, ``SubprotocolError`` and ``UrlForError`` also ``ValueError``s,
+``BroadcastError`` a ``ConnectionError``, so callers may catch either family. The testing
+errors are ``AssertionError``s: a test that meets one unexpectedly fails, as it should.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ __all__ = [
     "ShallotWSError",
     "SubprotocolError",
     "TestingError",
+    "UrlForError",
     "WSDisconnect",
     "WSTimeout",
 ]
@@ -97,8 +98,14 @@ class BroadcastError(ShallotWSError, ConnectionError):
     broadcast is closed. Nothing was published (or subscribed) when this is raised."""
 
 
-class RouteError(ShallotWSError, ValueError):
-    """A routing table or ``url_for`` call is wrong: a bad pattern, name or parameter."""
+class RouteError(ConfigError):
+    """A routing table is wrong: a bad pattern, a name or pattern used twice, an entry that is
+    not one. Raised when the table is built."""
+
+
+class UrlForError(ShallotWSError, ValueError):
+    """``url_for`` cannot build the path: no route has that name, or a parameter is missing,
+    unexpected, or has a value its converter cannot write. Raised per call, not at build time."""
 
 
 class ProtocolError(ShallotWSError, RuntimeError):

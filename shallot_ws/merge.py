@@ -21,18 +21,19 @@ Items already read into the merge but not yet taken are dropped then: a handler 
 on reading the receiver after leaving the merge early may miss up to ``buffer`` frames (a
 subscription's messages stay in the subscription: the merge never takes them ahead).
 
-Theory of operation. A broadcast ``Subscription`` is read in the handler's own task: its
-messages are already in its bounded buffer, so ``__anext__`` takes one synchronously, and the
-subscription's buffer and policy are its only bound (nothing is read ahead). Every other
-source, the receiver included, is read by a small task into one bounded queue (``buffer``
-items); such a source is paused while the queue is full, so a fast feed cannot use memory
-faster than the handler takes its items, and the receiver keeps its own backpressure. When
+Theory of operation. A ``Pollable`` source (a broadcast ``Subscription`` is one) is read in
+the handler's own task: its items are already in its bounded buffer, so ``__anext__`` takes
+one synchronously, and the source's buffer and policy are its only bound (nothing is read
+ahead). Every other source, the receiver included, is read by a small task into one bounded
+queue (``buffer`` items); such a source is paused while the queue is full, so a fast feed
+cannot use memory faster than the handler takes its items, and the receiver keeps its own
+backpressure. When
 nothing is ready anywhere, ``__anext__`` awaits one future, completed by whichever comes
-first: a subscription's ``offer`` or ``end`` (through ``Subscription.notify``) or a task's
-put into the queue. When several are ready they take turns, the queue as one and each
-subscription as one, so no source starves another. A subscription that ended ends the merge
-once its buffered messages are taken; one that overflowed (the ``"end"`` policy) ends it at
-its next turn, its stale messages dropped.
+first: a pollable source's new item or end (through its ``notify``) or a task's put into
+the queue. When several are ready they take turns, the queue as one and each pollable source
+as one, so no source starves another. A pollable source ends the merge when its ``take``
+raises ``StopAsyncIteration`` (a subscription: once ended and its buffer taken, or at once
+after an overflow).
 """
 
 from __future__ import annotations
@@ -41,14 +42,39 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from .broadcast.subscription import EMPTY, Subscription
-from .errors import InvalidHandler
+from .errors import ConfigError, ConfigTypeError
+from .options import count, optional_seconds
+from .options import seconds as duration
 
-__all__ = ["CLIENT", "Merge", "every", "merge"]
+__all__ = ["CLIENT", "EMPTY", "Merge", "Pollable", "every", "merge"]
 
 CLIENT = "client"
+
+
+class _Empty:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EMPTY"
+
+
+EMPTY: Any = _Empty()  # ``Pollable.take()``: nothing ready yet, wait with ``notify``
+
+
+@runtime_checkable
+class Pollable(Protocol):
+    """A source that ``merge`` reads in the handler's own task, without a task of its own:
+    what a broadcast ``Subscription`` is. Any object with these two methods is one."""
+
+    def take(self) -> Any:
+        """The next item at once, ``EMPTY`` when none is ready; ``StopAsyncIteration``
+        once the source is over."""
+
+    def notify(self, waiter: asyncio.Future[None] | None) -> None:
+        """Complete ``waiter`` (unless done) when an item is ready or the source ends; one
+        waiter at a time, the last given; ``None`` forgets it."""
 
 
 class _Last:
@@ -71,11 +97,11 @@ class Merge:
         "_buffer",
         "_done",
         "_iterators",
+        "_polled",
         "_pumped",
         "_queue",
         "_room",
         "_started",
-        "_subscriptions",
         "_tasks",
         "_turn",
         "_turns",
@@ -87,13 +113,13 @@ class Merge:
         self, receiver: AsyncIterable[Any], sources: dict[str, AsyncIterable[Any]], buffer: int
     ) -> None:
         self._pumped: dict[str, AsyncIterable[Any]] = {CLIENT: receiver}
-        # Who may give the next item, in turn: the queue (``None``), then each subscription.
-        self._turns: list[tuple[str, Subscription | None]] = [(CLIENT, None)]
-        self._subscriptions: list[Subscription] = []
+        # Who may give the next item, in turn: the queue (``None``), then each pollable source.
+        self._turns: list[tuple[str, Pollable | None]] = [(CLIENT, None)]
+        self._polled: list[Pollable] = []
         for name, source in sources.items():
-            if isinstance(source, Subscription):
+            if isinstance(source, Pollable):
                 self._turns.append((name, source))
-                self._subscriptions.append(source)
+                self._polled.append(source)
             else:
                 self._pumped[name] = source
         self._turn = 0  # the index in ``_turns`` of the first to ask next time
@@ -130,11 +156,11 @@ class Merge:
         while not self._done:
             index = self._turn
             for _ in turns:  # each in turn, from ``_turn``: the first with something ready
-                name, subscription = turns[index]
+                name, polled = turns[index]
                 index += 1
                 if index == count:
                     index = 0
-                if subscription is None:
+                if polled is None:
                     if not queue:
                         continue
                     name, item = queue.popleft()
@@ -142,7 +168,7 @@ class Merge:
                         self._make_room()
                 else:
                     try:
-                        item = subscription.take()
+                        item = polled.take()
                     except StopAsyncIteration:
                         item = _ENDED
                     if item is EMPTY:
@@ -158,8 +184,8 @@ class Merge:
                 raise StopAsyncIteration
             # Nothing ready anywhere: wait for the first that is.
             waiter = self._waiter = asyncio.get_running_loop().create_future()
-            for subscription in self._subscriptions:
-                subscription.notify(waiter)
+            for source in self._polled:
+                source.notify(waiter)
             await waiter
         raise StopAsyncIteration
 
@@ -203,12 +229,12 @@ class Merge:
 
     async def aclose(self) -> None:
         """Stop every source: cancel the pending reads, await the tasks, close the sources.
-        Subscriptions are left as they are (their own ``async with`` ends them)."""
+        Pollable sources are left as they are (a subscription's ``async with`` ends it)."""
         if self._done:
             return
         self._done = True
-        for subscription in self._subscriptions:
-            subscription.notify(None)
+        for source in self._polled:
+            source.notify(None)
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -226,30 +252,28 @@ def merge(
 
     Use as ``async with merge(receiver, feed=..., tick=every(1)) as events: async for
     source, item in events:``. ``buffer`` bounds the items read ahead of the handler; a
-    broadcast ``Subscription`` is never read ahead (its own buffer bounds it).
+    ``Pollable`` source (a broadcast ``Subscription``) is never read ahead (its own buffer
+    bounds it).
     """
     if CLIENT in sources:
-        raise InvalidHandler(f"merge expected source names other than {CLIENT!r}, got {CLIENT!r}")
+        raise ConfigError(f"merge expected source names other than {CLIENT!r}, got {CLIENT!r}")
     for name, source in sources.items():
-        if not hasattr(source, "__aiter__"):
-            raise InvalidHandler(
+        if not hasattr(source, "__aiter__") and not isinstance(source, Pollable):
+            raise ConfigTypeError(
                 f"merge expected async iterables as sources, got {type(source).__name__} "
                 f"for {name!r}"
             )
-    if type(buffer) is not int or buffer < 1:
-        raise InvalidHandler(f"merge expected a positive int buffer, got {buffer!r}")
+    count(buffer, "merge expected a positive int buffer")
     return Merge(receiver, sources, buffer)
 
 
 def every(seconds: float, *, first: float | None = None) -> AsyncIterator[int]:
     """A timer source: yields 0, 1, 2, ... every ``seconds`` (the first after ``first``,
-    default ``seconds``), on a fixed schedule that does not drift with slow consumers."""
-    for name, value in (("seconds", seconds), ("first", first)):
-        if value is not None and (not isinstance(value, (int, float)) or value < 0):
-            raise InvalidHandler(f"every expected a non-negative number for {name}, got {value!r}")
-    if not seconds:
-        raise InvalidHandler("every expected a positive number for seconds, got 0")
-    return _ticks(seconds, seconds if first is None else first)
+    default ``seconds``), on a fixed schedule that does not drift with slow consumers.
+    Both are checked now: finite numbers, ``seconds`` positive, ``first`` >= 0."""
+    period = duration(seconds, "every")
+    delay = optional_seconds(first, "every first", zero=True)
+    return _ticks(period, period if delay is None else delay)
 
 
 async def _ticks(seconds: float, first: float) -> AsyncIterator[int]:

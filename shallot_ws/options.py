@@ -10,7 +10,7 @@ import math
 
 from .errors import ConfigError, ConfigTypeError
 
-__all__ = ["seconds", "optional_seconds"]
+__all__ = ["count", "optional_seconds", "seconds"]
 
 
 def seconds(value: object, name: str, *, zero: bool = False) -> float:
@@ -43,3 +43,17 @@ def optional_seconds(value: object, name: str, *, zero: bool = False) -> float |
         raise ConfigError(
             f"{name} expected {kind} number of seconds or None, got {value!r}"
         ) from None
+
+
+def count(value: object, expected: str, *, minimum: int = 1) -> int:
+    """``value`` as an ``int`` of at least ``minimum``; ``expected`` opens the error text
+    (``"subscribe expected a positive int buffer"``), which ends with ``, got <value>``.
+
+    Raises ``ConfigTypeError`` for a value that is not an ``int`` (``bool`` included) and
+    ``ConfigError`` for one below ``minimum``.
+    """
+    if type(value) is not int:
+        raise ConfigTypeError(f"{expected}, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{expected}, got {value!r}")
+    return value

@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from .errors import RouteError
+from .errors import RouteError, UrlForError
 
 __all__ = ["CONVERTERS", "Converter", "Pattern", "build_path", "compile_pattern"]
 
@@ -153,7 +153,7 @@ class Pattern:
 
     def build(self, params: Mapping[str, Any], where: str) -> str:
         """The percent-encoded path for ``params`` (every one of ``self.params``, checked by
-        the caller); a value its converter cannot write raises ``RouteError`` naming ``where``."""
+        the caller); a value its converter cannot write raises ``UrlForError`` naming ``where``."""
         pieces = []
         for text, converter in self._parts:
             if converter is None:
@@ -163,7 +163,7 @@ class Pattern:
             try:
                 written = converter.to_text(value)
             except (TypeError, ValueError) as exc:
-                raise RouteError(f"{where}: parameter {text!r} {exc}, got {value!r}") from None
+                raise UrlForError(f"{where}: parameter {text!r} {exc}, got {value!r}") from None
             pieces.append(quote(written, safe=_SAFE + "/" if converter.name == "path" else _SAFE))
         return "".join(pieces)
 
@@ -219,7 +219,7 @@ def compile_pattern(source: str, *, prefix: bool = False, what: str = "route") -
 
 def build_path(chain: Sequence[Pattern], params: Mapping[str, Any], where: str) -> str:
     """The percent-encoded path through ``chain`` (mount prefixes, then the route's pattern)
-    for exactly the parameters the chain names; ``RouteError`` naming ``where`` otherwise."""
+    for exactly the parameters the chain names; ``UrlForError`` naming ``where`` otherwise."""
     expected = [param for pattern in chain for param in pattern.params]
     missing = [param for param in expected if param not in params]
     extra = [param for param in params if param not in expected]
@@ -231,7 +231,7 @@ def build_path(chain: Sequence[Pattern], params: Mapping[str, Any], where: str) 
         ]
         source = "".join(pattern.source for pattern in chain)
         takes = ", ".join(map(repr, expected)) or "no parameters"
-        raise RouteError(f"{where}: {'; '.join(problems)} ({source!r} takes {takes})")
+        raise UrlForError(f"{where}: {'; '.join(problems)} ({source!r} takes {takes})")
     return "".join(pattern.build(params, where) for pattern in chain)
 
 

@@ -24,12 +24,12 @@ from typing import Any
 
 from .app import WebSocketApp
 from .asgi import upgrade_required
-from .errors import InvalidHandler, ProtocolError, RouteError
+from .errors import ConfigTypeError, InvalidHandler, ProtocolError, RouteError, UrlForError
 from .handshake import decide
-from .hooks import hooks_around
 from .lifespan import Lifespan, check_lifespan, serve_lifespan
 from .messages import ws_deny
 from .patterns import Pattern, build_path, compile_pattern
+from .route_hooks import hooks_around
 from .signatures import describe
 from .types import ASGIApp, Hook, Receive, Scope, Send
 
@@ -117,7 +117,7 @@ def mount(
     where = f"mount {prefix!r}"
     compiled = compile_pattern(prefix, prefix=True, what="mount")
     if not isinstance(sub, Router):
-        raise InvalidHandler(f"{where} expected a router, got {describe(sub)}")
+        raise ConfigTypeError(f"{where} expected a router, got {describe(sub)}")
     if sub.fallback is not None:
         raise RouteError(
             f"{where}: a mounted router's fallback is never called "
@@ -178,7 +178,7 @@ class Router:
         lifespan: Lifespan | None = None,
     ) -> None:
         if fallback is not None and not callable(fallback):
-            raise InvalidHandler(f"router expected an ASGI app as fallback, got {fallback!r}")
+            raise ConfigTypeError(f"router expected an ASGI app as fallback, got {fallback!r}")
         if lifespan is not None:
             check_lifespan(lifespan, "router")
         self.lifespan = lifespan
@@ -284,7 +284,7 @@ class Router:
         chain = self._names.get(name)
         if chain is None:
             known = ", ".join(map(repr, sorted(self._names))) or "none"
-            raise RouteError(f"url_for({name!r}): no route named {name!r} (known: {known})")
+            raise UrlForError(f"url_for({name!r}): no route named {name!r} (known: {known})")
         return build_path(chain, params, f"url_for({name!r})")
 
     def __repr__(self) -> str:

@@ -7,10 +7,16 @@ import logging
 import pytest
 
 from shallot_ws import websocket, ws_deny, ws_send
-from shallot_ws.auth import bearer_auth, challenge, find_token, parse_bearer
-from shallot_ws.guards import guarded
-from shallot_ws.origin import allow_origins
-from shallot_ws.subprotocols import select_subprotocol
+from shallot_ws.errors import ConfigError, ConfigTypeError
+from shallot_ws.guards import (
+    allow_origins,
+    bearer_auth,
+    challenge,
+    find_token,
+    guarded,
+    parse_bearer,
+    select_subprotocol,
+)
 from shallot_ws.testing import HandshakeRefused, connect
 
 USERS = {"t-ann": "ann", "t-bob": "bob"}
@@ -106,32 +112,33 @@ def test_challenge():
     [
         (
             {"header": None},
-            ValueError,
+            ConfigError,
             "bearer_auth expected at least one of header, cookie, subprotocol_prefix or query_param, got none",
         ),
         (
             {"realm": 'a"b'},
-            ValueError,
+            ConfigError,
             "bearer_auth expected a realm of printable ASCII without quotes or backslashes, got 'a\"b'",
         ),
         (
             {"realm": "a\nb"},
-            ValueError,
+            ConfigError,
             "bearer_auth expected a realm of printable ASCII without quotes or backslashes, got 'a\\nb'",
         ),
-        ({"scope_key": ""}, ValueError, "bearer_auth expected a non-empty scope_key, got ''"),
-        ({"query_param": 1}, TypeError, "bearer_auth expected a str query_param, got int"),
-        ({"cookie": ""}, ValueError, "bearer_auth expected a non-empty cookie, got ''"),
+        ({"scope_key": ""}, ConfigError, "bearer_auth expected a non-empty scope_key, got ''"),
+        ({"query_param": 1}, ConfigTypeError, "bearer_auth expected a str query_param, got int"),
+        ({"cookie": ""}, ConfigError, "bearer_auth expected a non-empty cookie, got ''"),
     ],
 )
 def test_options_are_checked_when_the_guard_is_built(options, error, text):
     with pytest.raises(error) as info:
         bearer_auth(verify, **options)
+    assert type(info.value) is error
     assert str(info.value) == text
 
 
 def test_verify_must_be_callable():
-    with pytest.raises(TypeError, match="^bearer_auth expected a callable verify, got str$"):
+    with pytest.raises(ConfigTypeError, match="^bearer_auth expected a callable verify, got str$"):
         bearer_auth("secret")  # type: ignore[arg-type]
 
 

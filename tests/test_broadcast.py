@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from shallot_ws import InvalidHandler, websocket, ws_close, ws_send
+from shallot_ws import ConfigError, ConfigTypeError, websocket, ws_close, ws_send
 from shallot_ws.broadcast import Broadcast
 from shallot_ws.errors import BroadcastError
 from shallot_ws.merge import merge
@@ -100,8 +100,7 @@ async def test_a_room_over_merge_and_broadcast_closes_a_too_slow_client_with_101
         await ann.send("hi")
         assert await ann.receive() == '"hi"' and await bob.receive() == '"hi"'
         for _ in range(10):  # bob does not read: his subscription overflows
-            await broadcast.publish("room", "spam")
-        await asyncio.sleep(0.05)
+            await broadcast.publish("room", "spam")  # overflowed at the third, synchronously
         with pytest.raises(AppClosed) as info:
             while True:
                 await bob.receive()
@@ -113,33 +112,48 @@ async def test_a_room_over_merge_and_broadcast_closes_a_too_slow_client_with_101
 def test_bad_arguments_are_named():
     broadcast = Broadcast()
     with pytest.raises(
-        InvalidHandler,
+        ConfigError,
         match="^Broadcast expected a URL starting with "
         "'memory://', 'redis://', 'rediss://', 'redis-stream://', "
         "'rediss-stream://', got 'kafka://x'$",
     ):
         Broadcast("kafka://x")
-    with pytest.raises(InvalidHandler, match="^Broadcast expected keep to be an int >= 0, got -1$"):
+    with pytest.raises(ConfigError, match="^Broadcast expected keep to be an int >= 0, got -1$"):
         Broadcast(keep=-1)
     with pytest.raises(
-        InvalidHandler,
+        ConfigTypeError, match="^Broadcast expected keep to be an int >= 0, got 1.0$"
+    ):
+        Broadcast(keep=1.0)  # type: ignore[arg-type]
+    with pytest.raises(
+        ConfigTypeError,
+        match="^Broadcast expected a URL starting with 'memory://', .*, got None$",
+    ):
+        Broadcast(None)  # type: ignore[arg-type]
+    with pytest.raises(
+        ConfigError,
         match=r"^subscribe asked for history=2, but this "
         r"broadcast keeps 0 messages a channel: Broadcast\('memory://', keep=...\)$",
     ):
         broadcast.subscribe("x", history=2)
-    with pytest.raises(
-        InvalidHandler, match="^subscribe expected history to be an int >= 0, got -1$"
-    ):
+    with pytest.raises(ConfigError, match="^subscribe expected history to be an int >= 0, got -1$"):
         Broadcast(keep=10).subscribe("x", history=-1)
     with pytest.raises(
-        InvalidHandler,
+        ConfigError,
         match="^subscribe expected a policy in drop_oldest, drop_newest, end, got 'block'$",
     ):
         broadcast.subscribe("x", policy="block")  # type: ignore[arg-type]
-    with pytest.raises(InvalidHandler, match="^subscribe expected a positive int buffer"):
+    with pytest.raises(ConfigError, match="^subscribe expected a positive int buffer, got 0$"):
         broadcast.subscribe("x", buffer=0)
-    with pytest.raises(InvalidHandler, match="^subscribe expected a non-empty str channel"):
+    with pytest.raises(
+        ConfigTypeError, match="^subscribe expected a positive int buffer, got '1'$"
+    ):
+        broadcast.subscribe("x", buffer="1")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="^subscribe expected a non-empty str channel, got ''$"):
         broadcast.subscribe("")
+    with pytest.raises(
+        ConfigTypeError, match="^subscribe expected a non-empty str channel, got 1$"
+    ):
+        broadcast.subscribe(1)  # type: ignore[arg-type]
 
 
 async def test_history_gives_a_joiner_the_last_messages_kept_then_the_live_ones():

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 
 import pytest
 
-from shallot_ws import InvalidHandler, InvalidMessageType, websocket, ws_close, ws_send
+from shallot_ws import ConfigError, InvalidMessageType, websocket, ws_close, ws_send
 from shallot_ws.broadcast import Broadcast
 from shallot_ws.errors import BroadcastError
 from shallot_ws.merge import merge
@@ -120,15 +121,19 @@ async def test_joining_with_history_while_publishing_leaves_no_gap_and_no_repeat
     url = url_of(redis_server, "redis-stream")
     total = 300
     async with Broadcast(url, keep=1000) as publisher, Broadcast(url, keep=1000) as joiner:
+        joins = 12
+        published = [asyncio.Event() for _ in range(joins)]  # the i-th: i * 10 published
 
         async def publish_all():
             for number in range(total):
                 await publisher.publish("seq", number)
                 if number % 10 == 0:
-                    await asyncio.sleep(0)
+                    if number // 10 < joins:
+                        published[number // 10].set()
+                    await asyncio.sleep(0)  # one loop turn: a join may go on meanwhile
 
-        async def join_at(delay: float, history: int) -> list:
-            await asyncio.sleep(delay)
+        async def join_at(moment: asyncio.Event, history: int) -> list:
+            await moment.wait()
             async with joiner.subscribe("seq", history=history, buffer=1000) as subscription:
                 received = list(subscription.history)
                 while not received or received[-1] != total - 1:
@@ -136,15 +141,30 @@ async def test_joining_with_history_while_publishing_leaves_no_gap_and_no_repeat
                 return received
 
         publishing = asyncio.create_task(publish_all())
-        runs = await asyncio.gather(*(join_at(i * 0.004, 40) for i in range(12)))
+        runs = await asyncio.gather(*(join_at(published[i], 40) for i in range(joins)))
         await publishing
     for received in runs:
         assert received == list(range(received[0], total)), received[:5]
 
 
+class Lost(logging.Handler):
+    """``lost`` is set once a broadcast logs that its connection to the broker is lost."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lost = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "is lost" in record.getMessage():
+            self.lost.set()
+
+
 async def test_streams_lose_nothing_when_redis_is_killed_and_restarted_mid_stream(redis_server):
     url = url_of(redis_server, "redis-stream")
     total, kill_at = 120, 40
+    logger = logging.getLogger("shallot_ws")
+    watching = Lost()
+    logger.addHandler(watching)
     async with (
         Broadcast(url, keep=1000) as publisher,
         Broadcast(url, keep=1000) as listener,
@@ -155,15 +175,16 @@ async def test_streams_lose_nothing_when_redis_is_killed_and_restarted_mid_strea
                 redis_server.kill()
                 with pytest.raises(BroadcastError, match="unreachable"):
                     await publisher.publish("orders", "lost: redis is down")
-                await asyncio.sleep(0.3)  # the listener's reader fails meanwhile
-                redis_server.restart()
-            while True:  # a publisher retries what the broker refused
+                await asyncio.wait_for(watching.lost.wait(), 10)  # the listener's reader failed
+                redis_server.restart()  # it answers PING when this returns
+            for attempt in range(3):  # a publisher retries what the broker refused
                 try:
                     await publisher.publish("orders", number)
                     break
-                except BroadcastError:
-                    await asyncio.sleep(0.05)
+                except BroadcastError:  # a pooled connection of before the kill
+                    assert attempt < 2
         received = await take(subscription, total, timeout=15)
+    logger.removeHandler(watching)
     assert received == list(range(total))
 
 
@@ -209,17 +230,17 @@ async def test_an_unreachable_broker_is_a_clear_error(scheme):
 
 def test_pub_sub_refuses_history_clearly():
     with pytest.raises(
-        InvalidHandler,
+        ConfigError,
         match=r"^a redis:// broadcast \(pub/sub\) keeps no "
         r"messages, got keep=5; use redis-stream:// for history$",
     ):
         Broadcast("redis://127.0.0.1:1/0", keep=5)
     with pytest.raises(
-        InvalidHandler,
+        ConfigError,
         match="^subscribe asked for history=1, but this broadcast keeps 0 messages a channel",
     ):
         Broadcast("redis://127.0.0.1:1/0").subscribe("room", history=1)
-    with pytest.raises(InvalidHandler, match="^a redis-stream:// broadcast keeps at least 1 "):
+    with pytest.raises(ConfigError, match="^a redis-stream:// broadcast keeps at least 1 "):
         Broadcast("redis-stream://127.0.0.1:1/0", keep=0)
 
 

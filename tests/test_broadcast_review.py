@@ -1,8 +1,9 @@
 """Review of the broadcast backends: joins cancelled or overtaken by ``aclose`` midway,
 messages that shallot_ws did not publish, a listening connection that dies silently, a
 broadcast used from two event loops, passwords in URLs, what a broker can carry. Each test
-names the defect it reproduces; ``Gate`` holds a backend's call so that a race is not left
-to chance."""
+names the defect it reproduces. The backends are driven only from outside: ``Wire`` (a
+proxy between a broadcast and its Redis) holds a command or its replies so that a race is
+not left to chance, and Redis' own view (its clients, its pub/sub channels) is checked."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import gc
 import logging
 import signal
 import time
-from collections import deque
 
 import pytest
 import redis.asyncio
@@ -21,45 +21,37 @@ from shallot_ws import InvalidMessageType
 from shallot_ws.broadcast import Broadcast, redis_pubsub
 from shallot_ws.broadcast._redis import redacted
 from shallot_ws.broadcast.codec import decode, encode
-from shallot_ws.errors import BroadcastError, InvalidHandler
+from shallot_ws.errors import BroadcastError, ConfigError, ConfigTypeError
+from tests.redis_wire import Wire
 from tests.serving import HOST
 from tests.test_broadcast_redis import SCHEMES, take, tasks_left, url_of
 
 server = pytest.mark.server
 
 
-class Gate:
-    """Holds the calls of ``owner.name`` after the first ``after``: ``reached`` is set when
-    one waits, ``open()`` lets them through (a held call may also just be cancelled)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, owner: object, name: str, after: int = 0):
-        real = getattr(owner, name)
-        self.reached = asyncio.Event()
-        self._opened = asyncio.Event()
-        calls = 0
-
-        async def held(*args, **kwargs):
-            nonlocal calls
-            calls += 1
-            if calls > after:
-                self.reached.set()
-                await self._opened.wait()
-            return await real(*args, **kwargs)
-
-        monkeypatch.setattr(owner, name, held)
-
-    def open(self) -> None:
-        self._opened.set()
-
-
-# Where a join awaits, by backend: (scheme, what to hold, how many calls pass first).
+# Where a join awaits its broker, by backend: (scheme, the command held at the wire, how many
+# of them pass first, whether Redis gets it and only its replies are held).
 JOIN_AWAITS = {
-    "redis/SUBSCRIBE": ("redis", lambda backend: (backend._pubsub, "subscribe"), 0),
-    "redis/confirmation": ("redis", lambda backend: (backend._pubsub, "get_message"), 0),
-    "redis-stream/start": ("redis-stream", lambda backend: (backend._redis, "xrevrange"), 0),
-    "redis-stream/wake": ("redis-stream", lambda backend: (backend, "_wake"), 0),
-    "redis-stream/history": ("redis-stream", lambda backend: (backend._redis, "xrevrange"), 1),
+    "redis/SUBSCRIBE": ("redis", b"SUBSCRIBE", 0, False),
+    "redis/confirmation": ("redis", b"SUBSCRIBE", 0, True),
+    "redis-stream/start": ("redis-stream", b"XREVRANGE", 0, False),
+    "redis-stream/wake": ("redis-stream", b"XADD", 0, False),
+    "redis-stream/history": ("redis-stream", b"XREVRANGE", 1, False),
 }
+
+
+@pytest.fixture
+async def wire(redis_server):
+    """The network between the broadcast under test and ``redis_server``."""
+    between = Wire(redis_server.port)
+    between.url = await between.start()
+    yield between
+    await between.aclose()
+
+
+async def channels_subscribed(raw: redis.asyncio.Redis) -> list[bytes]:
+    """The pub/sub channels Redis has subscribers for, as Redis sees it."""
+    return sorted(await raw.pubsub_channels())
 
 
 async def other_clients(raw: redis.asyncio.Redis) -> int:
@@ -86,17 +78,13 @@ async def until(condition, timeout: float = 5.0) -> None:
 
 @server
 @pytest.mark.parametrize("where", JOIN_AWAITS)
-async def test_a_subscribe_cancelled_midway_leaves_nothing_registered(
-    redis_server, monkeypatch, where
-):
+async def test_a_subscribe_cancelled_midway_leaves_nothing_registered(redis_server, wire, where):
     """Defect: a handler cancelled while ``subscribe`` awaited stayed in the fanout for good
     (counted, delivered to, its pub/sub channel or stream cursor kept)."""
-    scheme, target, after = JOIN_AWAITS[where]
-    async with Broadcast(
-        url_of(redis_server, scheme), keep=None if scheme == "redis" else 5
-    ) as broadcast:
-        owner, name = target(broadcast._backend)
-        gate = Gate(monkeypatch, owner, name, after)
+    scheme, command, after, replies = JOIN_AWAITS[where]
+    raw = redis.asyncio.Redis.from_url(redis_server.url)
+    async with Broadcast(url_of(wire, scheme), keep=None if scheme == "redis" else 5) as broadcast:
+        gate = wire.hold(command, after=after, replies=replies)
         entered = False
 
         async def handler():
@@ -115,11 +103,15 @@ async def test_a_subscribe_cancelled_midway_leaves_nothing_registered(
         async with broadcast.subscribe("room") as again:  # and the channel still works
             await broadcast.publish("room", "after")
             assert await take(again, 1) == ["after"]
+            await broadcast.publish("room", "next")
+            assert await take(again, 1) == ["next"]  # once: no stale cursor repeats it
         assert broadcast.subscribers("room") == 0
-        backend = broadcast._backend
-        await asyncio.gather(*getattr(backend, "_tasks", ()))
-        assert getattr(backend, "_cursors", {}) == {}
-        assert getattr(backend, "_confirmations", {}) == {}
+
+        async def redis_forgot_the_channel() -> bool:
+            return await channels_subscribed(raw) == []
+
+        await until(redis_forgot_the_channel)  # pub/sub: UNSUBSCRIBEd; streams: never SUBSCRIBE
+    await raw.aclose()
 
 
 # -- a join overtaken by aclose -----------------------------------------------------------
@@ -128,18 +120,16 @@ async def test_a_subscribe_cancelled_midway_leaves_nothing_registered(
 @server
 @pytest.mark.parametrize("where", JOIN_AWAITS)
 async def test_a_subscribe_overtaken_by_aclose_is_refused_and_leaves_nothing_open(
-    redis_server, monkeypatch, where
+    redis_server, wire, where
 ):
     """Defect: a subscribe under way when the broadcast closed either returned a subscription
     that never ended (streams) or started a reader and a connection after the close
     (pub/sub), or failed as "broker unreachable" after waiting for a confirmation."""
-    monkeypatch.setattr(redis_pubsub, "_CONFIRM_TIMEOUT", 2.0)
-    scheme, target, after = JOIN_AWAITS[where]
+    scheme, command, after, replies = JOIN_AWAITS[where]
     raw = redis.asyncio.Redis.from_url(redis_server.url)
     try:
-        broadcast = Broadcast(url_of(redis_server, scheme), keep=None if scheme == "redis" else 5)
-        owner, name = target(broadcast._backend)
-        gate = Gate(monkeypatch, owner, name, after)
+        broadcast = Broadcast(url_of(wire, scheme), keep=None if scheme == "redis" else 5)
+        gate = wire.hold(command, after=after, replies=replies)
 
         async def handler():
             async with broadcast.subscribe("room", history=1 if scheme != "redis" else 0):
@@ -150,11 +140,11 @@ async def test_a_subscribe_overtaken_by_aclose_is_refused_and_leaves_nothing_ope
         closing = asyncio.create_task(broadcast.aclose())
         await asyncio.sleep(0)  # aclose starts while the join is held
         gate.open()
-        await asyncio.wait_for(closing, 5)
+        await asyncio.wait_for(closing, 10)
         with pytest.raises(BroadcastError, match=r"^Broadcast\('redis.*\) is closed$"):
-            await asyncio.wait_for(task, 5)
+            await asyncio.wait_for(task, 10)
         assert broadcast.subscribers("room") == 0
-        assert tasks_left() == set()
+        assert tasks_left() - wire.tasks == set()
 
         async def nobody_else() -> bool:
             return await other_clients(raw) == 0
@@ -165,24 +155,24 @@ async def test_a_subscribe_overtaken_by_aclose_is_refused_and_leaves_nothing_ope
 
 
 @server
-@pytest.mark.parametrize(("scheme", "command"), [("redis", "publish"), ("redis-stream", "xadd")])
+@pytest.mark.parametrize(("scheme", "command"), [("redis", b"PUBLISH"), ("redis-stream", b"XADD")])
 async def test_a_publish_under_way_when_the_broadcast_closes_leaves_no_connection_open(
-    redis_server, monkeypatch, scheme, command
+    redis_server, wire, scheme, command
 ):
     """Defect: ``aclose`` closed the connections under a publish on its way, which redis-py
     then retried on a new connection that nobody closed."""
     raw = redis.asyncio.Redis.from_url(redis_server.url)
     try:
-        broadcast = Broadcast(url_of(redis_server, scheme))
+        broadcast = Broadcast(url_of(wire, scheme))
         await broadcast.publish("room", "first")
-        gate = Gate(monkeypatch, broadcast._backend._redis, command)
+        gate = wire.hold(command, after=1)  # the second one
         publishing = asyncio.create_task(broadcast.publish("room", "on its way"))
         await asyncio.wait_for(gate.reached.wait(), 5)
         closing = asyncio.create_task(broadcast.aclose())
         await asyncio.sleep(0)  # aclose starts while the publish is held
         gate.open()
         await asyncio.wait_for(asyncio.gather(publishing, closing), 5)
-        assert tasks_left() == set()
+        assert tasks_left() - wire.tasks == set()
 
         async def nobody_else() -> bool:
             return await other_clients(raw) == 0
@@ -241,10 +231,22 @@ async def test_history_skips_entries_shallot_ws_did_not_write(redis_server):
 
 @server
 async def test_a_subscribe_redis_never_confirms_is_a_clear_error(redis_server, monkeypatch):
-    """Defect: the error ended in "is unreachable ()": a timeout's empty text."""
+    """Defect: the error ended in "is unreachable ()": a timeout's empty text.
+
+    Still patched from inside: held at the wire instead (Redis subscribes, its replies never
+    come), ``aclose`` then hangs, its reader's cancellation lost in redis-py's
+    ``get_message``, a defect of its own (issue 12) to fix before this can move to ``Wire``."""
     monkeypatch.setattr(redis_pubsub, "_CONFIRM_TIMEOUT", 0.2)
     async with Broadcast(redis_server.url) as broadcast:
-        Gate(monkeypatch, broadcast._backend._pubsub, "get_message")  # nothing is read
+        released = asyncio.Event()
+        pubsub = broadcast._backend._pubsub
+        reading = pubsub.get_message
+
+        async def nothing_is_read(*args, **kwargs):
+            await released.wait()
+            return await reading(*args, **kwargs)
+
+        monkeypatch.setattr(pubsub, "get_message", nothing_is_read)
         with pytest.raises(BroadcastError) as info:
             async with broadcast.subscribe("room"):
                 pass
@@ -253,44 +255,7 @@ async def test_a_subscribe_redis_never_confirms_is_a_clear_error(redis_server, m
             "(no confirmation of SUBSCRIBE within 0.2 s)"
         )
         assert broadcast.subscribers("room") == 0
-
-
-class Blackhole:
-    """A TCP proxy to the Redis on ``port``. ``cut()`` silently drops every byte of the
-    connections open now, both ways, without closing them (as an expired NAT entry or a
-    network partition does); connections made afterwards go through."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.generation = 0
-        self.writers: list[asyncio.StreamWriter] = []
-
-    async def start(self) -> str:
-        self.server = await asyncio.start_server(self._serve, HOST, 0)
-        return f"redis://{HOST}:{self.server.sockets[0].getsockname()[1]}/0"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(HOST, self.port)
-        self.writers += [writer, upstream_writer]
-        generation = self.generation
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            while data := await source.read(65536):
-                if self.generation == generation:
-                    sink.write(data)
-
-        await asyncio.gather(
-            pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True
-        )
-
-    def cut(self) -> None:
-        self.generation += 1
-
-    async def aclose(self) -> None:
-        self.server.close()
-        for writer in self.writers:
-            writer.close()
-        await self.server.wait_closed()
+        released.set()
 
 
 @server
@@ -301,7 +266,7 @@ async def test_pub_sub_recovers_from_a_listening_connection_that_died_silently(
     without a FIN or RST (a load balancer's idle timeout, a partition): no message ever
     reached the process again. It now pings after a silence and reconnects when unanswered."""
     monkeypatch.setattr(redis_pubsub, "_HEARTBEAT", 0.2, raising=False)
-    proxy = Blackhole(redis_server.port)
+    proxy = Wire(redis_server.port)
     proxy_url = await proxy.start()
     try:
         async with (
@@ -336,8 +301,14 @@ async def test_pub_sub_idles_without_reconnecting(redis_server, monkeypatch, cap
             await asyncio.sleep(0.5)  # ten heartbeats of silence
             await broadcast.publish("news", "still here")
             assert await take(news, 1) == ["still here"]
-        await asyncio.gather(*broadcast._backend._tasks)  # UNSUBSCRIBEd: no channel left
-        await asyncio.sleep(0.5)
+        raw = redis.asyncio.Redis.from_url(redis_server.url)
+
+        async def no_channel_left() -> bool:
+            return await channels_subscribed(raw) == []
+
+        await until(no_channel_left)  # UNSUBSCRIBEd
+        await raw.aclose()
+        await asyncio.sleep(0.5)  # ten heartbeats of silence, subscribed to nothing
         async with broadcast.subscribe("news") as news:
             await broadcast.publish("news", "back")
             assert await take(news, 1) == ["back"]
@@ -345,24 +316,22 @@ async def test_pub_sub_idles_without_reconnecting(redis_server, monkeypatch, cap
 
 
 @server
-async def test_pub_sub_unsubscribe_under_way_then_a_new_subscribe_gets_every_message(
-    redis_server, monkeypatch
-):
+async def test_pub_sub_unsubscribe_under_way_then_a_new_subscribe_gets_every_message(wire):
     """The last subscriber leaves, and while its UNSUBSCRIBE is on its way another joins:
-    the new one is confirmed after it and gets what is published next."""
-    async with Broadcast(redis_server.url) as broadcast:
-        backend = broadcast._backend
+    the new one is confirmed after it (by its own reply) and gets what is published next."""
+    async with Broadcast(wire.url) as broadcast:
         async with broadcast.subscribe("room"):
-            gate = Gate(monkeypatch, backend._pubsub, "unsubscribe")
+            gate = wire.hold(b"UNSUBSCRIBE", replies=True)
         await asyncio.wait_for(gate.reached.wait(), 5)
-        joining = asyncio.create_task(broadcast.subscribe("room").__aenter__())
-        await asyncio.sleep(0.01)
-        assert not joining.done()  # it waits for the UNSUBSCRIBE to be sent
+        joining = broadcast.subscribe("room")
+        entering = asyncio.create_task(joining.__aenter__())
+        await asyncio.wait_for(wire.seen(b"SUBSCRIBE", 2).wait(), 5)
+        assert not entering.done()  # its confirmation is behind the held replies
         gate.open()
-        room = await asyncio.wait_for(joining, 5)
+        room = await asyncio.wait_for(entering, 5)
         await broadcast.publish("room", "after")
         assert await take(room, 1) == ["after"]
-        backend.leave(room)
+        await joining.__aexit__(None, None, None)
 
 
 @server
@@ -381,7 +350,8 @@ async def test_streams_rejoined_while_a_read_is_in_flight_get_no_repeat(redis_se
             assert await take(again, 1) == [3]
             await publisher.publish("room", 4)
             assert await take(again, 1) == [4]
-            assert again._messages == deque()
+            await publisher.publish("room", 5)
+            assert await take(again, 1) == [5]  # nothing repeated before it
 
 
 @server
@@ -476,7 +446,7 @@ def test_a_memory_broadcast_works_from_any_event_loop():
 
 def test_a_bad_url_is_refused_without_showing_its_password():
     """Defect: a mistyped scheme showed the whole URL, password included."""
-    with pytest.raises(InvalidHandler) as info:
+    with pytest.raises(ConfigError) as info:
         Broadcast("reddis://ada:hunter2@127.0.0.1:6379/0")
     assert str(info.value).endswith("got 'reddis://ada:***@127.0.0.1:6379/0'")
 
@@ -536,88 +506,62 @@ async def test_publish_names_a_bad_channel_as_subscribe_does(url):
     took any hashable, so ``publish(1, ...)`` never reached subscribers of ``"1"``."""
     async with Broadcast(url) as broadcast:
         for channel in (None, 1, ""):
-            with pytest.raises(InvalidHandler) as info:
+            with pytest.raises(ConfigError if channel == "" else ConfigTypeError) as info:
                 await broadcast.publish(channel, "hi")  # type: ignore[arg-type]
             assert str(info.value) == f"publish expected a non-empty str channel, got {channel!r}"
+
+
+def futures() -> int:
+    gc.collect()
+    return sum(isinstance(thing, asyncio.Future) for thing in gc.get_objects())
 
 
 async def test_failed_subscribes_leave_no_pending_confirmation():
     """Defect: each channel whose SUBSCRIBE failed kept a future for good (unbounded)."""
     async with Broadcast("redis://127.0.0.1:1/0") as broadcast:
+        for number in range(3):  # what a first failure leaves for good (a reader, a lock)
+            with pytest.raises(BroadcastError):
+                async with broadcast.subscribe(f"warm:{number}"):
+                    pass
+        before = futures()
         for number in range(20):
             with pytest.raises(BroadcastError):
                 async with broadcast.subscribe(f"room:{number}"):
                     pass
-        backend = broadcast._backend
-        await asyncio.gather(*backend._tasks)
-        assert backend._confirmations == {}
+        assert futures() - before < 5
 
 
 @server
-async def test_a_late_reply_to_an_abandoned_subscribe_does_not_confirm_the_next_one(redis_server):
+async def test_a_late_reply_to_an_abandoned_subscribe_does_not_confirm_the_next_one(wire):
     """A join cancelled before Redis confirmed its SUBSCRIBE, the channel left (UNSUBSCRIBE)
     and joined again: the reply to the first SUBSCRIBE must not confirm the second join,
     which would return before Redis subscribed it (and miss what is published then)."""
-    broadcast = Broadcast(url_of(redis_server, "redis"))
-    backend = broadcast._backend
-    replies: asyncio.Queue = asyncio.Queue()
-    released = asyncio.Semaphore(0)
-    original = backend._pubsub.get_message
-
-    async def one_reply_at_a_time(*args, **kwargs):
-        message = await original(*args, **kwargs)
-        if message is not None and message["type"] in ("subscribe", "unsubscribe"):
-            await replies.put(message["type"])
-            await released.acquire()
-        return message
-
-    backend._pubsub.get_message = one_reply_at_a_time
-
-    async def room_subscribed() -> bool:
-        return "room" in backend._subscribed
-
-    async def room_unsubscribed() -> bool:
-        return "room" not in backend._subscribed
-
-    try:
-        warming = asyncio.create_task(broadcast.subscribe("warm").__aenter__())  # the reader
-        assert await asyncio.wait_for(replies.get(), 5) == "subscribe"
-        released.release()
-        await asyncio.wait_for(warming, 5)  # ended by aclose at the end
-
+    async with Broadcast(wire.url) as broadcast, broadcast.subscribe("warm") as warm:
+        late_replies = wire.hold(b"SUBSCRIBE", after=1, replies=True)  # the first join's
         first = asyncio.create_task(broadcast.subscribe("room").__aenter__())
-        await until(room_subscribed)
+        await asyncio.wait_for(late_replies.reached.wait(), 5)
         first.cancel()  # before its reply is read: it leaves, an UNSUBSCRIBE follows
         with pytest.raises(asyncio.CancelledError):
             await first
-        await until(room_unsubscribed)
-
+        await asyncio.wait_for(wire.seen(b"UNSUBSCRIBE").wait(), 5)
+        unconfirmed = wire.hold(b"SUBSCRIBE", after=2)  # the second join's: Redis waits
         joining = broadcast.subscribe("room")
         second = asyncio.create_task(joining.__aenter__())
-        await until(room_subscribed)
-        assert await asyncio.wait_for(replies.get(), 5) == "subscribe"  # the first's
-        released.release()
-        # The reader has handled that reply once it reads the next one.
-        assert await asyncio.wait_for(replies.get(), 5) == "unsubscribe"
-        await asyncio.sleep(0)  # a confirmed join would resume now
+        await asyncio.wait_for(unconfirmed.reached.wait(), 5)
+        late_replies.open()  # the first SUBSCRIBE's reply, then the UNSUBSCRIBE's, arrive
+        await broadcast.publish("warm", "read")  # its message comes after those replies
+        assert await take(warm, 1) == ["read"]  # so the reader has handled them
         assert not second.done()  # not confirmed by a reply to another SUBSCRIBE
-        released.release()
-        assert await asyncio.wait_for(replies.get(), 5) == "subscribe"  # its own
-        released.release()
+        unconfirmed.open()
         subscription = await asyncio.wait_for(second, 5)
         await broadcast.publish("room", "heard")
-        assert await asyncio.wait_for(anext(subscription), 5) == "heard"
+        assert await take(subscription, 1) == ["heard"]
         await joining.__aexit__(None, None, None)
-        released.release()
-    finally:
-        for _ in range(10):
-            released.release()
-        await broadcast.aclose()
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_a_url_redis_py_cannot_parse_is_refused_without_showing_its_password(scheme):
-    with pytest.raises(InvalidHandler) as refused:
+    with pytest.raises(ConfigError) as refused:
         Broadcast(f"{scheme}://ada:se/cret:x@127.0.0.1:6379/0")
     assert "cret" not in str(refused.value)
     assert str(refused.value).startswith("Broadcast expected a Redis URL like redis://")

@@ -46,3 +46,35 @@ def test_texts():
     refused = HandshakeRefused(401, [(b"x", b"y")], b"no")
     assert str(refused) == "the app refused the handshake with HTTP 401"
     assert (refused.status, refused.headers, refused.body) == (401, [(b"x", b"y")], b"no")
+
+
+def _drawn(text: str) -> list[tuple[int, str]]:
+    """The tree drawn in ``text`` (the first one): (depth, class name) for each line."""
+    lines = text[text.index("ShallotWSError") :].splitlines()
+    tree = []
+    for line in lines:
+        if not line.strip() or line.startswith("```") or line.startswith("``"):
+            break
+        name = line.lstrip(" │├└─").split()[0]
+        tree.append(((len(line) - len(line.lstrip(" │├└─"))) // 5, name))
+    return tree
+
+
+def test_the_drawn_trees_match_the_classes():
+    import pathlib
+
+    import shallot_ws
+    import shallot_ws.errors as errors
+
+    drawn = _drawn(errors.__doc__)
+    docs = pathlib.Path(shallot_ws.__file__).parent.parent / "docs" / "handlers.md"
+    assert _drawn(docs.read_text()) == drawn
+    assert {name for _, name in drawn} == {
+        name for name in errors.__all__ if issubclass(getattr(errors, name), ShallotWSError)
+    }
+    parents: list[str] = []
+    for depth, name in drawn:
+        del parents[depth:]
+        if parents:
+            assert getattr(errors, name).__bases__[0] is getattr(errors, parents[-1]), name
+        parents.append(name)

@@ -119,17 +119,69 @@ def test_pure_modules_import_no_event_loop_library():
         "asgi",
         "handshake",
         "reporting",
-        "guards",
+        "guards/chain",
         "scope",
-        "origin",
-        "auth",
-        "subprotocols",
+        "guards/origin",
+        "guards/auth",
+        "guards/subprotocols",
         "patterns",
         "options",
     )
     for name in pure:
         imported = _imports(PACKAGE / f"{name}.py")
         assert not imported & {"asyncio", "trio", "anyio", "uvloop"}, (name, imported)
+
+
+# DESIGN section 7: the optional packages import the core, never the other way. The core is
+# every module but these (``__init__.py`` is the package's face: it re-exports ``Broadcast``).
+OPTIONAL = ("broadcast", "testing", "contracts", "client", "observability")
+
+
+def _internal_imports(path: pathlib.Path) -> set[str]:
+    """The ``shallot_ws`` modules ``path`` imports (relative imports resolved), any place in
+    it, ``TYPE_CHECKING`` blocks and functions included."""
+    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("shallot_ws"))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1])
+                module = f"{base}.{node.module}" if node.module else base
+            elif (node.module or "").startswith("shallot_ws"):
+                module = node.module or ""
+            else:
+                continue
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_the_core_imports_no_optional_package():
+    core = [
+        path
+        for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).parts[0] not in OPTIONAL and path != PACKAGE / "__init__.py"
+    ]
+    assert PACKAGE / "merge.py" in core and PACKAGE / "guards" / "chain.py" in core
+    forbidden = tuple(f"shallot_ws.{name}" for name in OPTIONAL)
+    for path in core:
+        wrong = sorted(
+            name for name in _internal_imports(path) if name.split(".")[:2] in _split(forbidden)
+        )
+        assert wrong == [], (path.relative_to(PACKAGE), wrong)
+
+
+def _split(names: tuple[str, ...]) -> list[list[str]]:
+    return [name.split(".") for name in names]
+
+
+def test_the_core_import_check_sees_relative_imports():
+    merge = _internal_imports(PACKAGE / "merge.py")
+    assert "shallot_ws.options.count" in merge and "shallot_ws.errors" in merge
+    chain = _internal_imports(PACKAGE / "guards" / "chain.py")
+    assert "shallot_ws.signatures.check_hook" in chain
 
 
 def test_the_package_needs_nothing_beyond_the_standard_library():

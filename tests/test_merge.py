@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 
-from shallot_ws import InvalidHandler, websocket, ws_close, ws_send
+from shallot_ws import ConfigError, ConfigTypeError, websocket, ws_close, ws_send
 from shallot_ws.broadcast import Broadcast, Subscription
-from shallot_ws.broadcast.subscription import EMPTY
-from shallot_ws.merge import every, merge
+from shallot_ws.merge import EMPTY, Pollable, every, merge
 from shallot_ws.testing import AppClosed, connect, virtual_time
 
 
@@ -433,17 +433,108 @@ async def test_a_subscriptions_hook_is_a_plain_take_and_one_future_to_wait_on():
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(InvalidHandler, match="^merge expected source names other than 'client'"):
+    with pytest.raises(ConfigError, match="^merge expected source names other than 'client'"):
         merge([], client=Feed())
     with pytest.raises(
-        InvalidHandler, match="^merge expected async iterables as sources, got list for 'feed'$"
+        ConfigTypeError, match="^merge expected async iterables as sources, got list for 'feed'$"
     ):
         merge(Feed(), feed=[1])
-    with pytest.raises(InvalidHandler, match="^merge expected a positive int buffer, got 0$"):
+    with pytest.raises(ConfigError, match="^merge expected a positive int buffer, got 0$"):
         merge(Feed(), buffer=0)
-    with pytest.raises(
-        InvalidHandler, match="^every expected a non-negative number for seconds, got -1$"
-    ):
-        every(-1)
-    with pytest.raises(InvalidHandler, match="^every expected a positive number for seconds"):
-        every(0)
+    with pytest.raises(ConfigTypeError, match="^merge expected a positive int buffer, got 2.0$"):
+        merge(Feed(), buffer=2.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "text"),
+    [
+        ((-1,), {}, ConfigError, "every expected a positive number of seconds, got -1"),
+        ((0,), {}, ConfigError, "every expected a positive number of seconds, got 0"),
+        ((math.nan,), {}, ConfigError, "every expected a positive number of seconds, got nan"),
+        ((math.inf,), {}, ConfigError, "every expected a positive number of seconds, got inf"),
+        ((True,), {}, ConfigTypeError, "every expected a positive number of seconds, got True"),
+        (("1",), {}, ConfigTypeError, "every expected a positive number of seconds, got '1'"),
+        (
+            (1,),
+            {"first": math.nan},
+            ConfigError,
+            "every first expected a non-negative number of seconds or None, got nan",
+        ),
+        (
+            (1,),
+            {"first": -1},
+            ConfigError,
+            "every first expected a non-negative number of seconds or None, got -1",
+        ),
+        (
+            (1,),
+            {"first": False},
+            ConfigTypeError,
+            "every first expected a non-negative number of seconds or None, got False",
+        ),
+    ],
+)
+def test_every_refuses_what_would_spin_or_never_tick(args, kwargs, error, text):
+    """Defect: ``every(nan)`` and ``every(True)`` were accepted: nan made every sleep 0 (a
+    hot loop), True ticked every second as if it were 1."""
+    with pytest.raises(error) as info:
+        every(*args, **kwargs)
+    assert type(info.value) is error
+    assert str(info.value) == text
+
+
+def test_every_takes_a_zero_first_delay():
+    assert every(1, first=0) is not None
+
+
+class Polled:
+    """Not a broadcast subscription: just the two methods of ``Pollable``."""
+
+    def __init__(self, items):
+        self.items = list(items)
+        self.waiter = None
+        self.takes = 0
+
+    def take(self):
+        self.takes += 1
+        if self.items:
+            return self.items.pop(0)
+        if self.waiter == "ended":
+            raise StopAsyncIteration
+        return EMPTY
+
+    def notify(self, waiter):
+        if self.waiter != "ended":
+            self.waiter = waiter
+
+    def put(self, item):
+        self.items.append(item)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def end(self):
+        waiter, self.waiter = self.waiter, "ended"
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+async def test_any_pollable_source_is_read_in_the_handlers_task_without_an_iterator(
+    no_leaked_tasks,
+):
+    """merge needs no broadcast: anything with ``take`` and ``notify`` is polled."""
+    source = Polled(["a"])
+    assert isinstance(source, Pollable) and not hasattr(source, "__aiter__")
+    tasks_before = len(asyncio.all_tasks())
+    async with merge(Frames(), feed=source) as events:
+        assert len(asyncio.all_tasks()) == tasks_before + 1  # the receiver's task alone
+        assert await anext(events) == ("feed", "a")
+        waiting = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0)  # one turn of the loop: the merge is now waiting
+        assert not waiting.done() and isinstance(source.waiter, asyncio.Future)
+        source.put("b")
+        assert await waiting == ("feed", "b")
+        source.end()
+        with pytest.raises(StopAsyncIteration):
+            await anext(events)
+        assert events.ended == "feed"
+    no_leaked_tasks()

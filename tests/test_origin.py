@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from shallot_ws import websocket, ws_send
-from shallot_ws.guards import guarded
-from shallot_ws.origin import OriginPattern, allow_origins, origin_allowed, parse_origin
+from shallot_ws.errors import ConfigError, ConfigTypeError
+from shallot_ws.guards import OriginPattern, allow_origins, guarded, origin_allowed, parse_origin
 from shallot_ws.testing import HandshakeRefused, connect
 
 PATTERNS = ["https://example.com", "https://*.example.com", "http://localhost:8000"]
@@ -60,7 +60,8 @@ def test_refused_origins(origin):
 
 def test_origin_allowed_refuses_a_single_string_of_patterns():
     with pytest.raises(
-        TypeError, match="^origin_allowed expected a list of patterns, got str 'https://a.example'$"
+        ConfigTypeError,
+        match="^origin_allowed expected a list of patterns, got str 'https://a.example'$",
     ):
         origin_allowed("https://a.example", "https://a.example")
 
@@ -99,7 +100,7 @@ def test_ipv6_origins():
     ],
 )
 def test_a_malformed_pattern_is_refused_when_the_guard_is_built(pattern):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ConfigError) as info:
         allow_origins([pattern])
     assert str(info.value) == (
         "allow_origins expected an origin like 'https://example.com' or "
@@ -109,12 +110,15 @@ def test_a_malformed_pattern_is_refused_when_the_guard_is_built(pattern):
 
 def test_patterns_must_be_a_list_of_str():
     with pytest.raises(
-        TypeError, match="^allow_origins expected a list of origins, got str 'https://a.example'$"
+        ConfigTypeError,
+        match="^allow_origins expected a list of origins, got str 'https://a.example'$",
     ):
         allow_origins("https://a.example")
-    with pytest.raises(TypeError, match="^allow_origins expected origins as str, got bytes$"):
+    with pytest.raises(ConfigTypeError, match="^allow_origins expected origins as str, got bytes$"):
         allow_origins([b"https://a.example"])  # type: ignore[list-item]
-    with pytest.raises(TypeError, match="^allow_origins expected a bool allow_missing, got str$"):
+    with pytest.raises(
+        ConfigTypeError, match="^allow_origins expected a bool allow_missing, got str$"
+    ):
         allow_origins(["https://a.example"], allow_missing="yes")  # type: ignore[arg-type]
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shallot_ws import RouteError
-from shallot_ws.errors import ShallotWSError
+from shallot_ws import ConfigError, RouteError
+from shallot_ws.errors import ShallotWSError, UrlForError
 from shallot_ws.patterns import CONVERTERS, build_path, compile_pattern
 
 UID = "12345678-1234-5678-9abc-def012345678"
@@ -93,6 +93,7 @@ def test_malformed_patterns_are_errors_naming_them(pattern, text):
 
 def test_route_error_is_in_the_hierarchy_and_a_value_error():
     assert issubclass(RouteError, ShallotWSError) and issubclass(RouteError, ValueError)
+    assert issubclass(RouteError, ConfigError)
     with pytest.raises(RouteError, match="^route pattern expected a str, got bytes$"):
         compile_pattern(b"/echo")  # type: ignore[arg-type]
 
@@ -214,7 +215,7 @@ def test_a_chain_joins_mount_prefixes_and_the_route():
     ],
 )
 def test_bad_parameters_are_errors_naming_them(pattern, params, text):
-    with pytest.raises(RouteError) as info:
+    with pytest.raises(UrlForError) as info:
         build(pattern, **params)
     assert str(info.value) == text
 

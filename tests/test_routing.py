@@ -9,6 +9,8 @@ import uuid
 import pytest
 
 from shallot_ws import (
+    ConfigError,
+    ConfigTypeError,
     InvalidHandler,
     ProtocolError,
     RouteError,
@@ -20,6 +22,7 @@ from shallot_ws import (
     ws_deny,
     ws_send,
 )
+from shallot_ws.errors import UrlForError
 from shallot_ws.routing import Mount, Route, Router, mount, route, router
 from shallot_ws.testing import HandshakeRefused, connect
 
@@ -378,8 +381,9 @@ def test_url_for_errors_are_clear(call, text):
             mount("/api", router([route("/feeds/{feed_id:int}", params, name="feed")]), name="api"),
         ]
     )
-    with pytest.raises(RouteError) as info:
+    with pytest.raises(UrlForError) as info:
         call(app)
+    assert type(info.value) is UrlForError and not isinstance(info.value, ConfigError)
     assert str(info.value) == text
 
 
@@ -598,7 +602,7 @@ def test_entries_are_routes_and_mounts():
         ),
         (
             lambda: router([route("/x", echo, guards=sync_guard)]),
-            InvalidHandler,
+            ConfigTypeError,
             "route '/x' expected guards as a list of hooks, got sync_guard",
         ),
         (
@@ -650,7 +654,7 @@ def test_entries_are_routes_and_mounts():
         ),
         (
             lambda: mount("/api", echo),
-            InvalidHandler,
+            ConfigTypeError,
             "mount '/api' expected a router, got a WebSocketApp object",
         ),
         (

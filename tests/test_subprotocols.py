@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from shallot_ws import websocket, ws_accept, ws_send
-from shallot_ws.guards import guarded
-from shallot_ws.subprotocols import choose_subprotocol, select_subprotocol
+from shallot_ws.errors import ConfigError, ConfigTypeError
+from shallot_ws.guards import choose_subprotocol, guarded, select_subprotocol
 from shallot_ws.testing import HandshakeRefused, connect
 
 
@@ -41,36 +41,41 @@ def test_the_guard_decides_without_an_event_loop():
 @pytest.mark.parametrize(
     ("args", "options", "error", "text"),
     [
-        ((), {}, ValueError, "select_subprotocol expected at least one subprotocol, got none"),
+        ((), {}, ConfigError, "select_subprotocol expected at least one subprotocol, got none"),
         (
             ("a b",),
             {},
-            ValueError,
+            ConfigError,
             "select_subprotocol expected a subprotocol token (no spaces, commas or quotes), got 'a b'",
         ),
         (
             ("a,b",),
             {},
-            ValueError,
+            ConfigError,
             "select_subprotocol expected a subprotocol token (no spaces, commas or quotes), got 'a,b'",
         ),
         (
             ("",),
             {},
-            ValueError,
+            ConfigError,
             "select_subprotocol expected a subprotocol token (no spaces, commas or quotes), got ''",
         ),
-        ((b"chat",), {}, TypeError, "select_subprotocol expected subprotocols as str, got bytes"),
+        (
+            (b"chat",),
+            {},
+            ConfigTypeError,
+            "select_subprotocol expected subprotocols as str, got bytes",
+        ),
         (
             ("chat",),
             {"required": 1},
-            TypeError,
+            ConfigTypeError,
             "select_subprotocol expected a bool required, got int",
         ),
         (
             ("chat",),
             {"scope_key": ""},
-            ValueError,
+            ConfigError,
             "select_subprotocol expected a non-empty str scope_key, got ''",
         ),
     ],
@@ -78,6 +83,7 @@ def test_the_guard_decides_without_an_event_loop():
 def test_arguments_are_checked_when_the_guard_is_built(args, options, error, text):
     with pytest.raises(error) as info:
         select_subprotocol(*args, **options)
+    assert type(info.value) is error
     assert str(info.value) == text
 
 

@@ -8,9 +8,9 @@ import logging
 import pytest
 
 from shallot_ws import (
-    InvalidHandler,
+    ConfigError,
+    ConfigTypeError,
     InvalidMessage,
-    InvalidMessageType,
     ShallotWSError,
     WSDisconnect,
     compose,
@@ -37,54 +37,54 @@ def test_error_closes_normalises_codes_and_reasons_in_mapping_order():
     [
         (
             len,
-            InvalidHandler,
+            ConfigTypeError,
             "wrap_errors expected a mapping of exception classes to close codes, "
             "got builtin_function_or_method",
         ),
         (
             {"ValueError": 1007},
-            InvalidHandler,
+            ConfigTypeError,
             "wrap_errors expected exception classes as keys, got 'ValueError'",
         ),
         (
             {int: 1007},
-            InvalidHandler,
+            ConfigTypeError,
             "wrap_errors expected exception classes as keys, got <class 'int'>",
         ),
         (
             {asyncio.CancelledError: 1001},
-            InvalidHandler,
+            ConfigError,
             "wrap_errors expected Exception subclasses as keys, got CancelledError, which must propagate",
         ),
         (
             {WSDisconnect: 1000},
-            InvalidHandler,
+            ConfigError,
             "wrap_errors expected exceptions of the handler as keys, got WSDisconnect: "
             "the client leaving is not an error to map",
         ),
         (
             {ValueError: 1006},
-            InvalidMessage,
+            ConfigError,
             "wrap_errors for ValueError expected a close code in 1000-1003, 1007-1014 or 3000-4999, got 1006",
         ),
         (
             {ValueError: "1007"},
-            InvalidMessageType,
+            ConfigTypeError,
             "wrap_errors for ValueError expected an int close code, got str",
         ),
         (
             {ValueError: (4000, "bad", "extra")},
-            InvalidMessageType,
+            ConfigTypeError,
             "wrap_errors for ValueError expected a close code or (code, reason), got (4000, 'bad', 'extra')",
         ),
         (
             {KeyError: (4000, b"bad")},
-            InvalidMessageType,
+            ConfigTypeError,
             "wrap_errors for KeyError expected a str reason, got bytes",
         ),
         (
             {KeyError: (4000, "é" * 62)},
-            InvalidMessage,
+            ConfigError,
             "wrap_errors for KeyError expected a reason of at most 123 UTF-8 bytes, got 124",
         ),
     ],

@@ -9,6 +9,8 @@ import logging
 import pytest
 
 from shallot_ws import (
+    ConfigError,
+    ConfigTypeError,
     InvalidHandler,
     InvalidMessage,
     InvalidMessageType,
@@ -150,13 +152,13 @@ def test_orjson_plugs_in_when_installed():
 
 
 def test_configuration_is_checked_at_once():
-    with pytest.raises(InvalidHandler) as info:
+    with pytest.raises(ConfigError) as info:
         wrap_json(mode="xml")  # type: ignore[call-overload]
     assert str(info.value) == "wrap_json expected mode 'text' or 'binary', got 'xml'"
-    with pytest.raises(InvalidHandler) as info:
+    with pytest.raises(ConfigTypeError) as info:
         wrap_json(loads=5)  # type: ignore[call-overload]
     assert str(info.value) == "wrap_json expected a callable loads, got int"
-    with pytest.raises(InvalidHandler) as info:
+    with pytest.raises(ConfigError) as info:
         decode_json("1", mode="TEXT")  # type: ignore[arg-type]
     assert str(info.value) == "decode_json expected mode 'text' or 'binary', got 'TEXT'"
     with pytest.raises(InvalidHandler, match="^handler 'not a handler' must be an async generator"):

@@ -6,7 +6,15 @@ import asyncio
 
 import pytest
 
-from shallot_ws import InvalidHandler, InvalidMessageType, WSDisconnect, compose, websocket, ws_send
+from shallot_ws import (
+    ConfigError,
+    ConfigTypeError,
+    InvalidMessageType,
+    WSDisconnect,
+    compose,
+    websocket,
+    ws_send,
+)
 from shallot_ws.middlewares import LimitCheck, RateWindow, frame_size, wrap_json, wrap_limits
 from shallot_ws.testing import AppClosed, connect, virtual_time
 
@@ -73,25 +81,55 @@ def test_limit_check_wants_raw_frames_for_the_size():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "text"),
+    ("kwargs", "error", "text"),
     [
-        ({}, "wrap_limits expected max_frame_size or max_rate, got neither"),
-        ({"max_frame_size": 0}, "wrap_limits expected max_frame_size as a positive int, got 0"),
-        ({"max_frame_size": 1.5}, "wrap_limits expected max_frame_size as a positive int, got 1.5"),
-        ({"max_rate": True}, "wrap_limits expected max_rate as a positive int, got True"),
+        ({}, ConfigError, "wrap_limits expected max_frame_size or max_rate, got neither"),
+        (
+            {"max_frame_size": 0},
+            ConfigError,
+            "wrap_limits expected max_frame_size as a positive int, got 0",
+        ),
+        (
+            {"max_frame_size": 1.5},
+            ConfigTypeError,
+            "wrap_limits expected max_frame_size as a positive int, got 1.5",
+        ),
+        (
+            {"max_rate": True},
+            ConfigTypeError,
+            "wrap_limits expected max_rate as a positive int, got True",
+        ),
         (
             {"max_rate": 5, "per": 0},
-            "wrap_limits expected per as a positive number of seconds, got 0",
+            ConfigError,
+            "wrap_limits per expected a positive number of seconds, got 0",
+        ),
+        (
+            {"max_rate": 5, "per": float("nan")},
+            ConfigError,
+            "wrap_limits per expected a positive number of seconds, got nan",
+        ),
+        (
+            {"max_rate": 5, "per": float("inf")},
+            ConfigError,
+            "wrap_limits per expected a positive number of seconds, got inf",
+        ),
+        (
+            {"max_rate": 5, "per": True},
+            ConfigTypeError,
+            "wrap_limits per expected a positive number of seconds, got True",
         ),
         (
             {"max_rate": 5, "per": "1"},
-            "wrap_limits expected per as a positive number of seconds, got '1'",
+            ConfigTypeError,
+            "wrap_limits per expected a positive number of seconds, got '1'",
         ),
     ],
 )
-def test_configuration_is_checked_at_once(kwargs, text):
-    with pytest.raises(InvalidHandler) as info:
+def test_configuration_is_checked_at_once(kwargs, error, text):
+    with pytest.raises(error) as info:
         wrap_limits(**kwargs)
+    assert type(info.value) is error
     assert str(info.value) == text
 
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from shallot_ws import InvalidHandler, WSDisconnect, compose, websocket, ws_close, ws_send
+from shallot_ws import ConfigTypeError, WSDisconnect, compose, websocket, ws_close, ws_send
 from shallot_ws.middlewares import (
     client_text,
     close_code,
@@ -50,14 +50,14 @@ def test_close_code_takes_the_first_that_applies():
 
 
 def test_configuration_is_checked_at_once():
-    with pytest.raises(InvalidHandler) as info:
+    with pytest.raises(ConfigTypeError) as info:
         wrap_logging("shallot_ws")  # type: ignore[call-overload]
     assert str(info.value) == "wrap_logging expected a logging.Logger, got str"
     adapter = logging.LoggerAdapter(logging.getLogger("x"), {})
-    with pytest.raises(InvalidHandler) as info:
+    with pytest.raises(ConfigTypeError) as info:
         wrap_logging(adapter)  # type: ignore[call-overload]
     assert str(info.value) == "wrap_logging expected a logging.Logger, got LoggerAdapter"
-    with pytest.raises(InvalidHandler) as info:
+    with pytest.raises(ConfigTypeError) as info:
         wrap_logging(None, "INFO")  # type: ignore[call-overload]
     assert str(info.value) == "wrap_logging expected an int level, got 'INFO'"
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from shallot_ws import InvalidHandler, websocket, ws_close, ws_send
+from shallot_ws import ConfigError, ConfigTypeError, websocket, ws_close, ws_send
 from shallot_ws.middlewares import as_context_factory, wrap_resource
 from shallot_ws.testing import AppClosed, connect
 
@@ -58,16 +58,29 @@ def test_as_context_factory_takes_a_factory_or_an_async_generator_function():
 
 
 @pytest.mark.parametrize(
-    ("args", "text"),
+    ("args", "error", "text"),
     [
-        ((5, lambda scope: None), "wrap_resource expected a non-empty str key, got 5"),
-        (("", lambda scope: None), "wrap_resource expected a non-empty str key, got ''"),
-        (("db", "not callable"), "wrap_resource expected a factory taking scope, got str"),
+        (
+            (5, lambda scope: None),
+            ConfigTypeError,
+            "wrap_resource expected a non-empty str key, got 5",
+        ),
+        (
+            ("", lambda scope: None),
+            ConfigError,
+            "wrap_resource expected a non-empty str key, got ''",
+        ),
+        (
+            ("db", "not callable"),
+            ConfigTypeError,
+            "wrap_resource expected a factory taking scope, got str",
+        ),
     ],
 )
-def test_configuration_is_checked_at_once(args, text):
-    with pytest.raises(InvalidHandler) as info:
+def test_configuration_is_checked_at_once(args, error, text):
+    with pytest.raises(error) as info:
         wrap_resource(*args)
+    assert type(info.value) is error
     assert str(info.value) == text
 
 

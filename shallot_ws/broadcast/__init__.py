@@ -35,7 +35,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
-from ..errors import BroadcastError, InvalidHandler
+from ..errors import BroadcastError, ConfigError, ConfigTypeError
+from ..options import count
 from ._redis import redacted
 from .memory import MemoryBackend
 from .subscription import POLICIES, Fanout, Policy, Subscription
@@ -83,8 +84,10 @@ BACKENDS: dict[str, Callable[[str, int | None, str], Backend]] = {
 
 
 def _check_channel(what: str, channel: object) -> None:
-    if not isinstance(channel, str) or not channel:
-        raise InvalidHandler(f"{what} expected a non-empty str channel, got {channel!r}")
+    if not isinstance(channel, str):
+        raise ConfigTypeError(f"{what} expected a non-empty str channel, got {channel!r}")
+    if not channel:
+        raise ConfigError(f"{what} expected a non-empty str channel, got ''")
 
 
 class _Subscribing:
@@ -131,10 +134,11 @@ class Broadcast:
         make = BACKENDS.get(scheme) if separator else None
         if make is None:
             schemes = ", ".join(f"'{name}://'" for name in BACKENDS)
+            error = ConfigError if isinstance(url, str) else ConfigTypeError
             shown = redacted(url) if isinstance(url, str) else url
-            raise InvalidHandler(f"Broadcast expected a URL starting with {schemes}, got {shown!r}")
-        if keep is not None and (type(keep) is not int or keep < 0):
-            raise InvalidHandler(f"Broadcast expected keep to be an int >= 0, got {keep!r}")
+            raise error(f"Broadcast expected a URL starting with {schemes}, got {shown!r}")
+        if keep is not None:
+            count(keep, "Broadcast expected keep to be an int >= 0", minimum=0)
         self.url = url
         self._backend = make(url, keep, scheme)
         self._closed = False
@@ -169,16 +173,14 @@ class Broadcast:
         the messages published from then on; ``subscription.history`` holds up to
         ``history`` of the messages before, oldest first. See ``Subscription``."""
         _check_channel("subscribe", channel)
-        if type(buffer) is not int or buffer < 1:
-            raise InvalidHandler(f"subscribe expected a positive int buffer, got {buffer!r}")
+        count(buffer, "subscribe expected a positive int buffer")
         if policy not in POLICIES:
-            raise InvalidHandler(
+            raise ConfigError(
                 f"subscribe expected a policy in {', '.join(POLICIES)}, got {policy!r}"
             )
-        if type(history) is not int or history < 0:
-            raise InvalidHandler(f"subscribe expected history to be an int >= 0, got {history!r}")
+        count(history, "subscribe expected history to be an int >= 0", minimum=0)
         if history > self.keep:
-            raise InvalidHandler(
+            raise ConfigError(
                 f"subscribe asked for history={history}, but this broadcast keeps "
                 f"{self.keep} messages a channel: Broadcast({redacted(self.url)!r}, keep=...)"
             )

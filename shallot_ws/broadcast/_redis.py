@@ -10,7 +10,7 @@ import re
 from collections.abc import Coroutine
 from typing import Any
 
-from ..errors import BroadcastError, InvalidHandler, InvalidMessage
+from ..errors import BroadcastError, ConfigError, InvalidMessage
 from .codec import decode
 
 __all__ = [
@@ -34,7 +34,7 @@ def _redis() -> Any:
     try:
         import redis.asyncio
     except ImportError:  # pragma: no cover - the test extra installs redis
-        raise InvalidHandler(
+        raise ConfigError(
             "a redis:// broadcast needs redis-py: pip install 'shallot_ws[redis]'"
         ) from None
     return redis.asyncio
@@ -72,7 +72,7 @@ def client(url: str, **options: Any) -> Any:
     try:
         return _redis().Redis.from_url(url, **options)
     except ValueError:  # redis-py's message may quote the password: not shown
-        raise InvalidHandler(
+        raise ConfigError(
             f"Broadcast expected a Redis URL like redis://[[user]:password@]host[:port][/db] "
             f"(with '/', '?' and '@' in a password percent-encoded), got {redacted(url)!r}"
         ) from None

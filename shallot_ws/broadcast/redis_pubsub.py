@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from ..errors import InvalidHandler
+from ..errors import ConfigError
 from ._redis import (
     SKIPPED,
     Backoff,
@@ -42,7 +42,7 @@ class RedisPubSubBackend:
 
     def __init__(self, url: str, keep: int, scheme: str = "redis") -> None:
         if keep:
-            raise InvalidHandler(
+            raise ConfigError(
                 f"a redis:// broadcast (pub/sub) keeps no messages, got keep={keep}; "
                 "use redis-stream:// for history"
             )
@@ -76,12 +76,8 @@ class RedisPubSubBackend:
 
     async def join(self, subscription: Subscription, history: int) -> list[Any]:
         """Register ``subscription``; SUBSCRIBE its channel if it is the first here, and
-        return once Redis confirmed it: what is published from then on reaches it."""
-        if history:
-            raise InvalidHandler(
-                f"a redis:// broadcast (pub/sub) has no history, got history={history}; "
-                "use redis-stream://"
-            )
+        return once Redis confirmed it: what is published from then on reaches it. No
+        ``history``: ``Broadcast.subscribe`` refuses it, as this backend keeps nothing."""
         channel = subscription.channel
         self.fanout.add(subscription)
         try:

@@ -17,7 +17,7 @@ import contextlib
 import uuid
 from typing import Any
 
-from ..errors import InvalidHandler
+from ..errors import ConfigError
 from ._redis import (
     SKIPPED,
     Backoff,
@@ -57,7 +57,7 @@ class RedisStreamBackend:
 
     def __init__(self, url: str, keep: int, scheme: str = "redis-stream") -> None:
         if keep < 1:
-            raise InvalidHandler(
+            raise ConfigError(
                 f"a redis-stream:// broadcast keeps at least 1 message a channel, got keep={keep}"
             )
         self.url = url

@@ -9,8 +9,9 @@ counted in ``dropped``.
 Reading is synchronous at heart: ``take()`` hands out the next message at once, or ``EMPTY``
 when none is buffered yet. A reader that must wait registers a future with ``notify``; the
 next ``offer`` or ``end`` completes it. ``async for`` does exactly that, and so does
-``merge`` (merge.py), which waits on one future for all its sources at once instead of
-running a task per subscription.
+``merge`` (merge.py): ``take`` and ``notify`` make a subscription a ``merge.Pollable``, so
+``merge`` waits on one future for all its sources at once instead of running a task per
+subscription.
 """
 
 from __future__ import annotations
@@ -20,20 +21,12 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Literal
 
+from ..merge import EMPTY
+
 __all__ = ["EMPTY", "POLICIES", "Fanout", "Policy", "Subscription"]
 
 Policy = Literal["drop_oldest", "drop_newest", "end"]
 POLICIES: tuple[Policy, ...] = ("drop_oldest", "drop_newest", "end")
-
-
-class _Empty:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "EMPTY"
-
-
-EMPTY: Any = _Empty()  # ``Subscription.take()``: no message buffered yet, wait with ``notify``
 
 
 class Subscription:

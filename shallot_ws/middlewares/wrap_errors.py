@@ -17,7 +17,13 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 from ..compose import HandlerFunction, Middleware, relay
-from ..errors import InvalidHandler, InvalidMessageType, WSDisconnect
+from ..errors import (
+    ConfigError,
+    ConfigTypeError,
+    InvalidMessage,
+    InvalidMessageType,
+    WSDisconnect,
+)
 from ..messages import close_message
 from ..reporting import logger
 from ..signatures import callable_name
@@ -34,34 +40,44 @@ def error_closes(mapping: ErrorMapping, where: str = "wrap_errors") -> ErrorTabl
     """Validate ``mapping`` and return it as a table of ``(exception class, close message)``
     pairs, in mapping order. Values are a close code or a ``(code, reason)`` pair."""
     if not isinstance(mapping, Mapping):
-        raise InvalidHandler(
+        raise ConfigTypeError(
             f"{where} expected a mapping of exception classes to close codes, "
             f"got {type(mapping).__name__}"
         )
     table = []
     for kind, value in mapping.items():
         if not isinstance(kind, type) or not issubclass(kind, BaseException):
-            raise InvalidHandler(f"{where} expected exception classes as keys, got {kind!r}")
+            raise ConfigTypeError(f"{where} expected exception classes as keys, got {kind!r}")
         name = kind.__name__
         if not issubclass(kind, Exception):
-            raise InvalidHandler(
+            raise ConfigError(
                 f"{where} expected Exception subclasses as keys, got {name}, which must propagate"
             )
         if issubclass(kind, WSDisconnect):
-            raise InvalidHandler(
+            raise ConfigError(
                 f"{where} expected exceptions of the handler as keys, got {name}: "
                 "the client leaving is not an error to map"
             )
         if isinstance(value, tuple):
             if len(value) != 2:
-                raise InvalidMessageType(
+                raise ConfigTypeError(
                     f"{where} for {name} expected a close code or (code, reason), got {value!r}"
                 )
             code, reason = value
         else:
             code, reason = value, ""
-        table.append((kind, close_message(code, reason, f"{where} for {name}")))
+        table.append((kind, _close(code, reason, f"{where} for {name}")))
     return tuple(table)
+
+
+def _close(code: object, reason: object, where: str) -> WebSocketCloseEvent:
+    """The close message, checked as ``ws_close`` checks it; a mistake is a configuration's."""
+    try:
+        return close_message(code, reason, where)
+    except InvalidMessageType as exc:
+        raise ConfigTypeError(str(exc)) from None
+    except InvalidMessage as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def close_for(exc: BaseException, table: ErrorTable) -> WebSocketCloseEvent | None:

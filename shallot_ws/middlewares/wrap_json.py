@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any, Literal, overload
 
 from ..compose import HandlerFunction, MappedReceiver, Middleware, relay
-from ..errors import InvalidHandler, InvalidMessage, InvalidMessageType
+from ..errors import ConfigError, ConfigTypeError, InvalidMessage, InvalidMessageType
 from ..messages import ws_close, ws_send
 from ..reporting import logger
 from ..types import Frame, FrameSource, Scope, WebSocketCloseEvent, WebSocketSendEvent
@@ -58,7 +58,7 @@ def _kind(frame: object) -> str:
 
 def _check_mode(mode: object, where: str) -> None:
     if mode not in ("text", "binary"):
-        raise InvalidHandler(f"{where} expected mode 'text' or 'binary', got {mode!r}")
+        raise ConfigError(f"{where} expected mode 'text' or 'binary', got {mode!r}")
 
 
 def _decoder(loads: Loads, mode: str) -> Callable[[Frame], Any]:
@@ -147,7 +147,7 @@ def _configured(mode: str, loads: Loads, dumps: Dumps) -> Middleware:
     _check_mode(mode, "wrap_json")
     for name, function in (("loads", loads), ("dumps", dumps)):
         if not callable(function):
-            raise InvalidHandler(
+            raise ConfigTypeError(
                 f"wrap_json expected a callable {name}, got {type(function).__name__}"
             )
     decode = _decoder(loads, mode)

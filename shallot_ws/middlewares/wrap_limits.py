@@ -25,7 +25,8 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from ..compose import HandlerFunction, Middleware, relay
-from ..errors import InvalidHandler, InvalidMessageType, WSDisconnect
+from ..errors import ConfigError, InvalidMessageType, WSDisconnect
+from ..options import count, seconds
 from ..reporting import logger
 from ..types import Frame, FrameSource, Scope, WebSocketCloseEvent
 from ._base import middleware
@@ -97,9 +98,9 @@ class LimitCheck:
     def __init__(
         self, max_frame_size: int | None = None, max_rate: int | None = None, per: float = 1.0
     ) -> None:
-        _validate(max_frame_size, max_rate, per)
+        window = _validate(max_frame_size, max_rate, per)
         self.max_frame_size = max_frame_size
-        self._window = RateWindow(max_rate, per) if max_rate is not None else None
+        self._window = RateWindow(max_rate, window) if max_rate is not None else None
 
     def __call__(self, frame: Frame, now: float = 0.0) -> WebSocketCloseEvent | None:
         limit = self.max_frame_size
@@ -114,16 +115,15 @@ class LimitCheck:
         return None
 
 
-def _validate(max_frame_size: object, max_rate: object, per: object) -> None:
+def _validate(max_frame_size: object, max_rate: object, per: object) -> float:
+    """The checked options; ``per`` as seconds."""
     for name, value in (("max_frame_size", max_frame_size), ("max_rate", max_rate)):
-        if value is not None and (type(value) is not int or value < 1):
-            raise InvalidHandler(f"wrap_limits expected {name} as a positive int, got {value!r}")
-    if type(per) not in (int, float) or not 0 < per < math.inf:  # type: ignore[operator]
-        raise InvalidHandler(
-            f"wrap_limits expected per as a positive number of seconds, got {per!r}"
-        )
+        if value is not None:
+            count(value, f"wrap_limits expected {name} as a positive int")
+    window = seconds(per, "wrap_limits per")
     if max_frame_size is None and max_rate is None:
-        raise InvalidHandler("wrap_limits expected max_frame_size or max_rate, got neither")
+        raise ConfigError("wrap_limits expected max_frame_size or max_rate, got neither")
+    return window
 
 
 class _LimitedReceiver:
@@ -209,13 +209,13 @@ def wrap_limits(
     large". ``max_rate``: more than this many frames within ``per`` seconds close with 1008
     "rate limit exceeded". Either may be ``None``; not both.
     """
-    _validate(max_frame_size, max_rate, per)
+    window = _validate(max_frame_size, max_rate, per)
 
     def wrap(handler: HandlerFunction) -> HandlerFunction:
         async def wrapped(scope: Scope, receiver: FrameSource[Frame]) -> AsyncGenerator[Any, None]:
             # the loop's clock, so that tests under a virtual clock control the rate window
             clock = asyncio.get_running_loop().time if max_rate is not None else _zero
-            frames = _LimitedReceiver(receiver, LimitCheck(max_frame_size, max_rate, per), clock)
+            frames = _LimitedReceiver(receiver, LimitCheck(max_frame_size, max_rate, window), clock)
             async with relay(handler, scope, frames) as messages:
                 try:
                     async for message in messages:

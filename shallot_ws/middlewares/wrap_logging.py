@@ -25,7 +25,7 @@ from collections.abc import AsyncGenerator
 from typing import Any, overload
 
 from ..compose import HandlerFunction, MappedReceiver, Middleware, relay
-from ..errors import InvalidHandler, WSDisconnect
+from ..errors import ConfigTypeError, WSDisconnect
 from ..types import Frame, FrameSource, Scope
 from ._base import middleware
 
@@ -85,9 +85,11 @@ def _configured(logger: Any, level: Any) -> Middleware:
         logger = logging.getLogger(ACCESS_LOGGER)
     elif not isinstance(logger, logging.Logger):
         # not a LoggerAdapter either: before Python 3.13 it replaces the fields in ``extra``
-        raise InvalidHandler(f"wrap_logging expected a logging.Logger, got {type(logger).__name__}")
+        raise ConfigTypeError(
+            f"wrap_logging expected a logging.Logger, got {type(logger).__name__}"
+        )
     if type(level) is not int:
-        raise InvalidHandler(f"wrap_logging expected an int level, got {level!r}")
+        raise ConfigTypeError(f"wrap_logging expected an int level, got {level!r}")
     log = logger.log
 
     def wrap(handler: HandlerFunction) -> HandlerFunction:

@@ -25,7 +25,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from ..compose import HandlerFunction, Middleware, relay
-from ..errors import InvalidHandler
+from ..errors import ConfigError, ConfigTypeError
 from ..signatures import callable_name
 from ..types import FrameSource, Scope
 from ._base import middleware
@@ -47,7 +47,7 @@ def as_context_factory(
     if inspect.isasyncgenfunction(factory):
         return asynccontextmanager(factory)
     if not callable(factory):
-        raise InvalidHandler(
+        raise ConfigTypeError(
             f"wrap_resource expected a factory taking scope, got {type(factory).__name__}"
         )
     return factory  # type: ignore[return-value]
@@ -56,7 +56,7 @@ def as_context_factory(
 def _manager(factory: ResourceFactory, scope: Scope) -> Any:
     manager = factory(scope)
     if not (hasattr(manager, "__aenter__") and hasattr(manager, "__aexit__")):
-        raise InvalidHandler(
+        raise ConfigTypeError(
             f"wrap_resource expected factory {callable_name(factory)} to return an async "
             f"context manager, got {type(manager).__name__}"
         )
@@ -72,7 +72,8 @@ def wrap_resource(
     whatever ends the connection, before ``on_close``.
     """
     if not isinstance(key, str) or not key:
-        raise InvalidHandler(f"wrap_resource expected a non-empty str key, got {key!r}")
+        error = ConfigError if isinstance(key, str) else ConfigTypeError
+        raise error(f"wrap_resource expected a non-empty str key, got {key!r}")
     opener = as_context_factory(factory)
 
     def wrap(handler: HandlerFunction) -> HandlerFunction:

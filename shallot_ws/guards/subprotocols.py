@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .messages import ws_accept, ws_deny
-from .types import Denial, Scope, WebSocketAcceptEvent
+from ..errors import ConfigError, ConfigTypeError
+from ..messages import ws_accept, ws_deny
+from ..types import Denial, Scope, WebSocketAcceptEvent
 
 __all__ = ["SubprotocolSelector", "choose_subprotocol", "select_subprotocol"]
 
@@ -41,23 +42,23 @@ class SubprotocolSelector:
         self, supported: tuple[str, ...], required: bool = False, scope_key: str = "subprotocol"
     ) -> None:
         if not supported:
-            raise ValueError("select_subprotocol expected at least one subprotocol, got none")
+            raise ConfigError("select_subprotocol expected at least one subprotocol, got none")
         for name in supported:
             if not isinstance(name, str):
-                raise TypeError(
+                raise ConfigTypeError(
                     f"select_subprotocol expected subprotocols as str, got {type(name).__name__}"
                 )
             if not _TOKEN.fullmatch(name):
-                raise ValueError(
+                raise ConfigError(
                     f"select_subprotocol expected a subprotocol token (no spaces, commas or "
                     f"quotes), got {name!r}"
                 )
         if not isinstance(required, bool):
-            raise TypeError(
+            raise ConfigTypeError(
                 f"select_subprotocol expected a bool required, got {type(required).__name__}"
             )
         if not isinstance(scope_key, str) or not scope_key:
-            raise ValueError(
+            raise ConfigError(
                 f"select_subprotocol expected a non-empty str scope_key, got {scope_key!r}"
             )
         self.supported = supported

@@ -27,10 +27,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .messages import ws_deny
-from .scope import cookies, headers, query_params
-from .signatures import callable_name
-from .types import Denial, Scope
+from ..errors import ConfigError, ConfigTypeError
+from ..messages import ws_deny
+from ..scope import cookies, headers, query_params
+from ..signatures import callable_name
+from ..types import Denial, Scope
 
 __all__ = ["BearerAuth", "bearer_auth", "challenge", "find_token", "parse_bearer"]
 
@@ -100,9 +101,9 @@ def _check_name(value: object, name: str, optional: bool = True) -> None:
     if value is None and optional:
         return
     if not isinstance(value, str):
-        raise TypeError(f"bearer_auth expected a str {name}, got {type(value).__name__}")
+        raise ConfigTypeError(f"bearer_auth expected a str {name}, got {type(value).__name__}")
     if not value:
-        raise ValueError(f"bearer_auth expected a non-empty {name}, got ''")
+        raise ConfigError(f"bearer_auth expected a non-empty {name}, got ''")
 
 
 class BearerAuth:
@@ -120,7 +121,9 @@ class BearerAuth:
         realm: str | None = "shallot_ws",
     ) -> None:
         if not callable(verify):
-            raise TypeError(f"bearer_auth expected a callable verify, got {type(verify).__name__}")
+            raise ConfigTypeError(
+                f"bearer_auth expected a callable verify, got {type(verify).__name__}"
+            )
         _check_name(scope_key, "scope_key", optional=False)
         for name, value in (
             ("header", header),
@@ -130,12 +133,12 @@ class BearerAuth:
         ):
             _check_name(value, name)
         if header is None and cookie is None and subprotocol_prefix is None and query_param is None:
-            raise ValueError(
+            raise ConfigError(
                 "bearer_auth expected at least one of header, cookie, subprotocol_prefix or "
                 "query_param, got none"
             )
         if realm is not None and (not isinstance(realm, str) or not _QUOTABLE.fullmatch(realm)):
-            raise ValueError(
+            raise ConfigError(
                 f"bearer_auth expected a realm of printable ASCII without quotes or "
                 f"backslashes, got {realm!r}"
             )

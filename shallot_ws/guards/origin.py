@@ -18,9 +18,10 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from .messages import ws_deny
-from .scope import headers
-from .types import Denial, Scope
+from ..errors import ConfigError, ConfigTypeError
+from ..messages import ws_deny
+from ..scope import headers
+from ..types import Denial, Scope
 
 __all__ = ["OriginGuard", "OriginPattern", "allow_origins", "origin_allowed", "parse_origin"]
 
@@ -80,14 +81,14 @@ def parse_origin(text: str) -> OriginPattern | None:
 
 def _compile(patterns: Iterable[str], where: str) -> tuple[OriginPattern, ...]:
     if isinstance(patterns, str):
-        raise TypeError(f"{where} expected a list of origins, got str {patterns!r}")
+        raise ConfigTypeError(f"{where} expected a list of origins, got str {patterns!r}")
     compiled = []
     for text in patterns:
         if not isinstance(text, str):
-            raise TypeError(f"{where} expected origins as str, got {type(text).__name__}")
+            raise ConfigTypeError(f"{where} expected origins as str, got {type(text).__name__}")
         pattern = parse_origin(text)
         if pattern is None:
-            raise ValueError(
+            raise ConfigError(
                 f"{where} expected an origin like 'https://example.com' or "
                 f"'https://*.example.com', got {text!r}"
             )
@@ -110,7 +111,7 @@ def origin_allowed(origin: str | None, patterns: Iterable[str | OriginPattern]) 
     matches nothing. Patterns are strings as for ``allow_origins`` or parsed ``OriginPattern``.
     """
     if isinstance(patterns, str):
-        raise TypeError(f"origin_allowed expected a list of patterns, got str {patterns!r}")
+        raise ConfigTypeError(f"origin_allowed expected a list of patterns, got str {patterns!r}")
     if origin is None:
         return False
     parsed = parse_origin(origin.strip())
@@ -130,7 +131,7 @@ class OriginGuard:
         self.sources = tuple(patterns) if not isinstance(patterns, str) else patterns
         self.patterns = _compile(self.sources, "allow_origins")
         if not isinstance(allow_missing, bool):
-            raise TypeError(
+            raise ConfigTypeError(
                 f"allow_origins expected a bool allow_missing, got {type(allow_missing).__name__}"
             )
         self.allow_missing = allow_missing

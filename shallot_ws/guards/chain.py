@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import InvalidMessage
-from .signatures import callable_name, check_hook
-from .types import Hook, Message, Scope
+from ..errors import InvalidMessage
+from ..signatures import callable_name, check_hook
+from ..types import Hook, Message, Scope
 
 __all__ = ["guarded"]
 

@@ -16,11 +16,16 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, aclosing
 from typing import Any, Generic, TypeVar
 
-from .errors import InvalidHandler, WSDisconnect
-from .signatures import check_handler
+from .app import WebSocketApp
+from .errors import ConfigTypeError, InvalidHandler, WSDisconnect
+from .signatures import callable_name, check_handler
 from .types import FrameSource, Scope
 
-__all__ = ["HandlerFunction", "MappedReceiver", "Middleware", "compose", "relay"]
+__all__ = ["FACTORY", "HandlerFunction", "MappedReceiver", "Middleware", "compose", "relay"]
+
+# The attribute that marks a middleware *factory* (``wrap_limits``: options in, middleware
+# out), so that one given where a middleware goes is named: "call wrap_limits(...) first".
+FACTORY = "__shallot_ws_middleware_factory__"
 
 HandlerFunction = Callable[[Scope, Any], AsyncIterator[Any]]
 Middleware = Callable[[HandlerFunction], HandlerFunction]
@@ -107,10 +112,14 @@ def compose(*middlewares: Middleware) -> Callable[[H], H]:
             raise InvalidHandler(
                 f"compose expected middlewares (handler -> handler), got {middleware!r}"
             )
+        if getattr(middleware, FACTORY, False):
+            name = callable_name(middleware)
+            raise ConfigTypeError(
+                f"compose expected middlewares (handler -> handler), got the middleware "
+                f"factory {name}: call `{name}(...)` first"
+            )
 
     def apply(target: H) -> H:
-        from .app import WebSocketApp  # the app module imports this one
-
         if isinstance(target, WebSocketApp):
             return target.replace(handler=apply(target.handler))  # type: ignore[return-value]
         handler: Any = target

@@ -184,6 +184,17 @@ def ws_deny(status: int = 403, body: bytes | str = b"", headers: Headers | None 
     return (start, end)
 
 
+def _send_problem(text: object, data: object) -> str:
+    """What is wrong with a 'websocket.send' message's payload, naming the key and type."""
+    if text is not None and data is not None:
+        return "expected 'text' as str or 'bytes' as bytes, not both"
+    if text is not None:
+        return f"expected 'text' as str, got {type(text).__name__}"
+    if data is not None:
+        return f"expected 'bytes' as bytes, got {type(data).__name__}"
+    return "expected 'text' as str or 'bytes' as bytes, got neither"
+
+
 def check_outgoing(message: object, source: str) -> Any:
     """Return ``message`` if a handler may send it after the accept, else raise.
 
@@ -199,9 +210,7 @@ def check_outgoing(message: object, source: str) -> Any:
         text, data = message.get("text"), message.get("bytes")
         if (isinstance(text, str) and data is None) or (isinstance(data, bytes) and text is None):
             return message
-        raise InvalidMessageType(
-            f"{source} yielded {message!r}: expected 'text' as str or 'bytes' as bytes, not both"
-        )
+        raise InvalidMessageType(f"{source} yielded {message!r}: {_send_problem(text, data)}")
     if kind == "websocket.close":
         code = message.get("code", 1000)
         if not isinstance(code, int) or isinstance(code, bool) or not is_valid_close_code(code):

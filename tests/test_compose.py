@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from shallot_ws import (
+    ConfigTypeError,
     InvalidHandler,
     MappedReceiver,
     WebSocketApp,
@@ -226,3 +227,42 @@ def test_compose_checks_what_it_is_given():
         compose(broken)(echo)
     with pytest.raises(TypeError, match=r"^replace expected handler or \["):
         websocket(echo).replace(on_open=None)
+
+
+FACTORIES = ["wrap_errors", "wrap_idle_timeout", "wrap_limits", "wrap_resource"]
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_a_middleware_factory_given_without_its_call_is_named(name):
+    import shallot_ws
+
+    factory = getattr(shallot_ws, name)
+    with pytest.raises(ConfigTypeError) as info:
+        compose(factory)(echo)
+    assert str(info.value) == (
+        f"compose expected middlewares (handler -> handler), got the middleware factory "
+        f"{name}: call `{name}(...)` first"
+    )
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+@pytest.mark.parametrize("target", ["function", "app"])
+def test_a_middleware_factory_applied_to_a_handler_says_to_call_it_first(name, target):
+    import shallot_ws
+
+    factory = getattr(shallot_ws, name)
+    handler = echo if target == "function" else websocket(echo)
+    with pytest.raises(ConfigTypeError) as info:
+        factory(handler)
+    assert str(info.value) == (
+        f"{name} expected its options, got the handler echo: "
+        f"call `{name}(...)` first, then apply its result to the handler"
+    )
+
+
+def test_the_middlewares_that_take_a_handler_directly_still_do():
+    import shallot_ws
+
+    for name in ("wrap_json", "wrap_logging"):
+        middleware = getattr(shallot_ws, name)
+        assert isinstance(compose(middleware)(echo), type(echo))

@@ -151,7 +151,17 @@ def test_check_outgoing_accepts_sends_and_closes():
         (
             {"type": "websocket.send", "text": 5},
             "handler h yielded {'type': 'websocket.send', 'text': 5}: "
-            "expected 'text' as str or 'bytes' as bytes, not both",
+            "expected 'text' as str, got int",
+        ),
+        (
+            {"type": "websocket.send", "bytes": "b"},
+            "handler h yielded {'type': 'websocket.send', 'bytes': 'b'}: "
+            "expected 'bytes' as bytes, got str",
+        ),
+        (
+            {"type": "websocket.send"},
+            "handler h yielded {'type': 'websocket.send'}: "
+            "expected 'text' as str or 'bytes' as bytes, got neither",
         ),
         (
             {"type": "websocket.send", "text": "a", "bytes": b"b"},

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from shallot_ws import InvalidHandler, InvalidMessage, compose, websocket, ws_send
+from shallot_ws import ConfigError, ConfigTypeError, InvalidMessage, compose, websocket, ws_send
 from shallot_ws.middlewares import IdleClock, wrap_idle_timeout, wrap_json
 from shallot_ws.testing import AppClosed, connect, virtual_time
 from tests.serving import server_fixture
@@ -54,10 +54,20 @@ def test_a_frame_waiting_unread_counts_from_when_it_arrived():
 @pytest.mark.parametrize(
     ("args", "error", "text"),
     [
-        ((0,), InvalidHandler, "wrap_idle_timeout expected a positive number of seconds, got 0"),
+        ((0,), ConfigError, "wrap_idle_timeout expected a positive number of seconds, got 0"),
+        (
+            (float("nan"),),
+            ConfigError,
+            "wrap_idle_timeout expected a positive number of seconds, got nan",
+        ),
+        (
+            (True,),
+            ConfigTypeError,
+            "wrap_idle_timeout expected a positive number of seconds, got True",
+        ),
         (
             ("5",),
-            InvalidHandler,
+            ConfigTypeError,
             "wrap_idle_timeout expected a positive number of seconds, got '5'",
         ),
         (

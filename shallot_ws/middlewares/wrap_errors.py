@@ -28,7 +28,7 @@ from ..messages import close_message
 from ..reporting import logger
 from ..signatures import callable_name
 from ..types import FrameSource, Scope, WebSocketCloseEvent
-from ._base import middleware
+from ._base import factory, middleware
 
 __all__ = ["ErrorMapping", "ErrorTable", "close_for", "error_closes", "wrap_errors"]
 
@@ -96,6 +96,7 @@ def close_for(exc: BaseException, table: ErrorTable) -> WebSocketCloseEvent | No
     return None
 
 
+@factory
 def wrap_errors(mapping: ErrorMapping) -> Middleware:
     """The middleware that closes with a chosen code and reason when the handler raises.
 

@@ -24,17 +24,16 @@ A stream that only yields counts as an idle client: the client is silent. The pu
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import AsyncGenerator
 from typing import Any, TypeVar
 
+from .. import options
 from ..cancelling import CancelTimer
 from ..compose import HandlerFunction, MappedReceiver, Middleware, relay
-from ..errors import InvalidHandler
 from ..messages import close_message
 from ..reporting import logger
 from ..types import FrameSource, Scope
-from ._base import middleware
+from ._base import factory, middleware
 
 __all__ = ["IdleClock", "wrap_idle_timeout"]
 
@@ -135,6 +134,7 @@ class _Watch:
         self._canceller.forget()  # cancellations the handler swallowed
 
 
+@factory
 def wrap_idle_timeout(seconds: float, code: int = 1001, reason: str = "idle timeout") -> Middleware:
     """The middleware that closes with ``code`` and ``reason`` a connection whose client has
     sent nothing for ``seconds``, even while the handler is busy elsewhere.
@@ -142,10 +142,7 @@ def wrap_idle_timeout(seconds: float, code: int = 1001, reason: str = "idle time
     The handler is cancelled where it waits (its ``finally`` blocks and ``async with`` exits
     run), then ``ws_close(code, reason)`` is sent. ``code`` and ``reason`` are checked now.
     """
-    if type(seconds) not in (int, float) or not 0 < seconds < math.inf:
-        raise InvalidHandler(
-            f"wrap_idle_timeout expected a positive number of seconds, got {seconds!r}"
-        )
+    seconds = options.seconds(seconds, "wrap_idle_timeout")
     close = close_message(code, reason, "wrap_idle_timeout")
 
     def wrap(handler: HandlerFunction) -> HandlerFunction:

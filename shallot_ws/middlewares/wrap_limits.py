@@ -29,7 +29,7 @@ from ..errors import ConfigError, InvalidMessageType, WSDisconnect
 from ..options import count, seconds
 from ..reporting import logger
 from ..types import Frame, FrameSource, Scope, WebSocketCloseEvent
-from ._base import middleware
+from ._base import factory, middleware
 
 __all__ = ["LimitCheck", "RateWindow", "frame_size", "wrap_limits"]
 
@@ -200,6 +200,7 @@ def _zero() -> float:
     return 0.0
 
 
+@factory
 def wrap_limits(
     max_frame_size: int | None = None, max_rate: int | None = None, per: float = 1.0
 ) -> Middleware:

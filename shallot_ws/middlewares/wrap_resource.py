@@ -28,7 +28,7 @@ from ..compose import HandlerFunction, Middleware, relay
 from ..errors import ConfigError, ConfigTypeError
 from ..signatures import callable_name
 from ..types import FrameSource, Scope
-from ._base import middleware
+from ._base import factory, middleware
 
 __all__ = ["ResourceFactory", "as_context_factory", "wrap_resource"]
 
@@ -63,6 +63,7 @@ def _manager(factory: ResourceFactory, scope: Scope) -> Any:
     return manager
 
 
+@factory
 def wrap_resource(
     key: str, factory: ResourceFactory | Callable[[Scope], AsyncIterator[Any]]
 ) -> Middleware:

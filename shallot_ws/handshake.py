@@ -21,13 +21,20 @@ async def handshake(hook: Hook | None, scope: Scope, send: Send) -> bool:
     if hook is None:
         await send({"type": "websocket.accept"})
         return True
+    name = callable_name(hook)
     try:
-        messages = decide(await hook(scope), scope, callable_name(hook))
+        decision = await hook(scope)
     except Exception as exc:
-        report(
-            scope, exc, "on_connect hook %s raised; refusing the connection", callable_name(hook)
-        )
+        report(scope, exc, "on_connect hook %s raised; refusing the connection", name)
         messages = refusal(scope, 500)
+    else:
+        try:
+            messages = decide(decision, scope, name)
+        except Exception as exc:  # it returned something that is not a decision
+            report(
+                scope, exc, "on_connect hook %s returned a bad value; refusing the connection", name
+            )
+            messages = refusal(scope, 500)
     for message in messages:
         await send(message)
     return bool(messages[0]["type"] == "websocket.accept")

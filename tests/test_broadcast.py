@@ -201,3 +201,27 @@ async def test_an_overflowed_subscription_no_longer_counts_as_a_subscriber():
         assert strict.overflowed and broadcast.subscribers("room") == 1
         assert await drain(patient) == [1, 2]
     assert broadcast.subscribers("room") == 0
+
+
+async def test_a_subscription_used_without_async_with_says_how_to_use_it():
+    broadcast = Broadcast("memory://")
+    subscribing = broadcast.subscribe("c")
+    use = "use `async with broadcast.subscribe(...) as sub`: subscribe('c') was "
+    with pytest.raises(TypeError) as info:
+        async for _ in subscribing:  # type: ignore[attr-defined]
+            pass
+    assert str(info.value) == use + "iterated with `async for`"
+    with pytest.raises(TypeError) as info:
+        await subscribing  # type: ignore[misc]
+    assert str(info.value) == use + "awaited"
+    with pytest.raises(TypeError) as info, subscribing:  # type: ignore[attr-defined]
+        pass
+    assert str(info.value) == use + "used with a plain `with`"
+    with pytest.raises(AttributeError) as info:
+        subscribing.history  # type: ignore[attr-defined]  # noqa: B018
+    assert str(info.value) == use + "asked for 'history'"
+    assert broadcast.subscribers("c") == 0  # nothing was registered by the misuse
+    async with subscribing as sub:
+        await broadcast.publish("c", "m")
+        assert await anext(aiter(sub)) == "m"
+    await broadcast.aclose()

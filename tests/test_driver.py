@@ -164,6 +164,26 @@ async def test_on_connect_returning_junk_is_a_clear_error():
     )
 
 
+async def test_on_connect_returning_a_bad_value_is_logged_as_that_not_as_raising(caplog):
+    async def on_connect(scope):
+        return True
+
+    app = websocket(on_connect=on_connect)(echo.handler)
+    with caplog.at_level("ERROR", logger="shallot_ws"), pytest.raises(HandshakeRefused) as info:
+        async with connect(app, raise_app_exceptions=False):
+            pass
+    assert info.value.status == 500  # the test client offers the denial extension
+    records = [r for r in caplog.records if r.name == "shallot_ws"]
+    assert [r.getMessage() for r in records] == [
+        "on_connect hook test_on_connect_returning_a_bad_value_is_logged_as_that_not_as_raising"
+        ".<locals>.on_connect returned a bad value; refusing the connection"
+    ]
+    assert records[0].exc_info[0] is InvalidMessage
+    assert str(records[0].exc_info[1]).endswith(
+        "returned True: expected None, ws_accept(), ws_close() or ws_deny()"
+    )
+
+
 async def test_the_first_event_must_be_connect():
     async def receive():
         return {"type": "websocket.receive", "text": "x"}

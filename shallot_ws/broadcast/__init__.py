@@ -90,6 +90,9 @@ def _check_channel(what: str, channel: object) -> None:
         raise ConfigError(f"{what} expected a non-empty str channel, got ''")
 
 
+_USE_ASYNC_WITH = "use `async with broadcast.subscribe(...) as sub`: subscribe({!r}) was {}"
+
+
 class _Subscribing:
     """``async with broadcast.subscribe(...) as subscription``: registered for the block."""
 
@@ -97,6 +100,24 @@ class _Subscribing:
         self._broadcast = broadcast
         self._subscription = subscription
         self._history = history
+
+    def __aiter__(self) -> Any:
+        raise TypeError(self._misused("iterated with `async for`"))
+
+    def __await__(self) -> Any:
+        raise TypeError(self._misused("awaited"))
+
+    def __enter__(self) -> Any:
+        raise TypeError(self._misused("used with a plain `with`"))
+
+    def __exit__(self, *args: object) -> None:  # pragma: no cover - __enter__ raised
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(self._misused(f"asked for {name!r}"))
+
+    def _misused(self, how: str) -> str:
+        return _USE_ASYNC_WITH.format(self._subscription.channel, how)
 
     async def __aenter__(self) -> Subscription:
         broadcast, subscription = self._broadcast, self._subscription

@@ -69,6 +69,13 @@ async def doubler(scope, receiver):
         yield ws_send(str(int(message) * 2))
 
 
+@websocket
+async def needs_a_user(scope, receiver):
+    user = scope["user"]  # KeyError: nothing put it there
+    async for message in receiver:
+        yield ws_send(f"{user}: {message}")
+
+
 async def hasty(scope, receive, send):
     await receive()
     await send({"type": "websocket.send", "text": "too early"})
@@ -127,6 +134,34 @@ def test_a_test_with_the_fixture_passes(pytester):
         """,
     )
     result.assert_outcomes(passed=3)
+
+
+def test_a_handler_error_comes_out_of_send_with_no_teardown_error(pytester):
+    result, reports = run(
+        pytester,
+        """
+        import pytest
+
+        from apps import needs_a_user
+
+
+        async def test_the_error_is_the_handlers(ws_client):
+            async with ws_client(needs_a_user) as ws:
+                assert await ws.wait_closed() == 1011
+                with pytest.raises(KeyError, match="'user'"):
+                    await ws.send("hi")
+
+
+        async def test_unexpected_it_fails_the_test_with_the_handlers_error(ws_client):
+            async with ws_client(needs_a_user) as ws:
+                await ws.wait_closed()
+                await ws.send("hi")
+        """,
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    failed = reports["test_unexpected_it_fails_the_test_with_the_handlers_error"]
+    assert failed["call"].failed and "KeyError: 'user'" in failed["call"].longreprtext
+    assert failed["teardown"].passed  # no second, confusing error at teardown
 
 
 def test_timeouts_fail_saying_what_the_test_waited_for(pytester):

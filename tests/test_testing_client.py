@@ -7,7 +7,14 @@ import asyncio
 import pytest
 
 from shallot_ws import websocket, ws_send
-from shallot_ws.testing import AppClosed, ASGIViolation, WSTimeout, connect
+from shallot_ws.testing import (
+    SEND_AFTER_CLOSE_IGNORED,
+    SEND_AFTER_CLOSE_OSERROR,
+    AppClosed,
+    ASGIViolation,
+    WSTimeout,
+    connect,
+)
 
 
 @websocket
@@ -65,9 +72,93 @@ async def test_sending_after_the_close_raises_in_the_app_and_is_reported():
         await send({"type": "websocket.close", "code": 1000})
         await send({"type": "websocket.send", "text": "late"})
 
-    with pytest.raises(RuntimeError, match="after the close"):
+    with pytest.raises(ASGIViolation) as info:
         async with connect(twice) as ws:
             await ws.wait_closed()
+    assert str(info.value) == (
+        "expected nothing after the connection ended (closed), "
+        "got {'type': 'websocket.send', 'text': 'late'}"
+    )
+    # what the server raised into the app is the cause
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert str(info.value.__cause__) == "unexpected ASGI message 'websocket.send' after the close"
+
+
+@pytest.mark.parametrize(
+    ("quirk", "cause"),
+    [(SEND_AFTER_CLOSE_OSERROR, OSError), (SEND_AFTER_CLOSE_IGNORED, None)],
+)
+async def test_a_send_after_the_close_is_an_asgi_violation_under_every_quirk(quirk, cause):
+    async def twice(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 1000})
+        await send({"type": "websocket.send", "text": "late"})
+
+    with pytest.raises(ASGIViolation) as info:
+        async with connect(twice, quirks={quirk}) as ws:
+            await ws.wait_closed()
+    assert str(info.value).startswith("expected nothing after the connection ended (closed)")
+    if cause is None:
+        assert info.value.__cause__ is None  # the send was dropped: the app did not raise
+    else:
+        assert type(info.value.__cause__) is cause
+
+
+async def test_a_handler_error_comes_out_of_the_send_that_meets_the_close():
+    @websocket
+    async def needs_a_user(scope, receiver):
+        user = scope["user"]  # KeyError: no auth middleware in front
+        async for message in receiver:
+            yield ws_send(f"{user}: {message}")
+
+    async with connect(needs_a_user) as ws:
+        assert await ws.wait_closed() == 1011
+        with pytest.raises(KeyError, match="'user'"):
+            await ws.send("hi")
+
+
+async def test_a_handler_given_where_an_app_goes_is_named():
+    async def plain_handler(scope, receiver):
+        yield ws_send("x")
+
+    async def plain_coroutine_handler(scope, receiver):
+        return None
+
+    for handler in (plain_handler, plain_coroutine_handler):
+        name = handler.__name__
+        with pytest.raises(TypeError) as info:
+            connect(handler)
+        assert str(info.value) == (
+            f"connect expected an ASGI app, got the handler {name}: `{name}` is a handler, "
+            "not an app: wrap it with `websocket()` or put it in a `router`"
+        )
+
+
+@pytest.mark.parametrize("path", ["noslash", "", "ws://host/x"])
+def test_a_path_must_start_with_a_slash(path):
+    with pytest.raises(ValueError) as info:
+        connect(websocket(echo_for_paths), path)
+    assert str(info.value) == f"connect expected a path that starts with '/', got {path!r}"
+
+
+async def echo_for_paths(scope, receiver):
+    yield ws_send(f"{scope['path']!r} {scope['raw_path']!r} {scope['query_string']!r}")
+
+
+@pytest.mark.parametrize(
+    ("path", "seen"),
+    [
+        ("/rooms/0\r", "'/rooms/0\\r' b'/rooms/0\\r' b''"),
+        ("/a\tb?x=1", "'/a\\tb' b'/a\\tb' b'x=1'"),
+        ("/ lead", "'/ lead' b'/ lead' b''"),
+        ("/trail ", "'/trail ' b'/trail ' b''"),
+        ("/caf%C3%A9?q= 1", "'/café' b'/caf%C3%A9' b'q= 1'"),
+    ],
+)
+async def test_the_path_reaches_the_app_as_given(path, seen):
+    async with connect(websocket(echo_for_paths), path) as ws:
+        assert await ws.receive() == seen
 
 
 async def test_text_and_bytes_helpers_and_wait_closed():

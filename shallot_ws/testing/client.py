@@ -6,10 +6,11 @@ The client is also the app's server (``InMemoryServer``), so a test sees both si
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from ..errors import AppClosed, ASGIViolation, HandshakeRefused, WSTimeout
 from ..handshake import DENIAL_EXTENSION
@@ -48,7 +49,11 @@ def connect(
     ``shallot_ws.testing.server``); by default it behaves like hypercorn.
     """
     chosen = check_quirks(quirks)
-    parts = urlsplit(path)
+    _check_app(app)
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError(f"connect expected a path that starts with '/', got {path!r}")
+    # Split by hand: urlsplit strips whitespace, tabs and CR/LF, and a server does not.
+    raw, _, query = path.partition("?")
     full_scope: dict[str, Any] = {
         "type": "websocket",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -57,9 +62,9 @@ def connect(
         "server": ("testserver", 80),
         "client": client,
         "root_path": "",
-        "path": unquote(parts.path or "/"),  # servers decode it; raw_path stays as sent
-        "raw_path": (parts.path or "/").encode("ascii", "replace"),
-        "query_string": parts.query.encode("ascii", "replace"),
+        "path": unquote(raw),  # servers decode it; raw_path stays as sent
+        "raw_path": raw.encode("ascii", "replace"),
+        "query_string": query.encode("ascii", "replace"),
         "headers": [(b"host", b"testserver"), *encode_headers(headers, "connect")],
         "subprotocols": list(subprotocols),
         "state": {},
@@ -70,6 +75,27 @@ def connect(
     if scope:
         full_scope.update(scope)
     return WSTestConnection(app, full_scope, timeout, raise_app_exceptions, queue_size, chosen)
+
+
+def _check_app(app: object) -> None:
+    """Refuse a handler given where an ASGI app goes: the forgotten ``websocket(...)``."""
+    if inspect.isasyncgenfunction(app) or (
+        inspect.iscoroutinefunction(app) and _positional(app) == 2
+    ):
+        name = getattr(app, "__name__", repr(app))
+        raise TypeError(
+            f"connect expected an ASGI app, got the handler {name}: `{name}` is a handler, "
+            "not an app: wrap it with `websocket()` or put it in a `router`"
+        )
+
+
+def _positional(function: Any) -> int | None:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for parameter in parameters if parameter.kind in kinds)
 
 
 class WSTestConnection(InMemoryServer):
@@ -120,8 +146,8 @@ class WSTestConnection(InMemoryServer):
         if self.accepted:
             return self
         await self._finish()
-        self._raise_app_exception()
         self._raise_violations()
+        self._raise_app_exception()
         if self.state == "refused" and self._denial is not None:
             denial = self._denial
             raise HandshakeRefused(denial["status"], denial["headers"], denial["body"])
@@ -140,8 +166,8 @@ class WSTestConnection(InMemoryServer):
             self._inbound.put_nowait({"type": "websocket.disconnect", "code": 1000})
         await self._finish()
         if exc_type is None:
-            self._raise_app_exception()
             self._raise_violations()
+            self._raise_app_exception()
 
     async def send(self, data: Frame) -> None:
         """Send a frame to the app: ``str`` as text, ``bytes`` as binary."""
@@ -152,6 +178,7 @@ class WSTestConnection(InMemoryServer):
         else:
             raise TypeError(f"send expected str or bytes, got {type(data).__name__}")
         if self.state != "open":
+            self._raise_app_exception()  # the handler's own error, as receive() raises it
             raise AppClosed(self.close_code or 1006, self.close_reason or "")
         await self._deliver(event)
 
@@ -236,5 +263,11 @@ class WSTestConnection(InMemoryServer):
                 raise errors[0]
 
     def _raise_violations(self) -> None:
+        """The app broke the protocol: ``ASGIViolation``, with what the server then raised
+        into the app (a ``RuntimeError`` or, under a quirk, an ``OSError``) as its cause."""
         if self.violations:
-            raise ASGIViolation("; ".join(self.violations))
+            cause = None
+            if self.raise_app_exceptions and not self._raised and self.app_exceptions:
+                self._raised = True
+                cause = self.app_exceptions[0]
+            raise ASGIViolation("; ".join(self.violations)) from cause

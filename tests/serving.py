@@ -140,6 +140,7 @@ class Server:
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
         graceful_timeout: int = 1,  # whole seconds: both CLIs take an int
+        log_config: bool = True,  # False: the server's own logging defaults, as a user runs it
     ) -> None:
         self.app = app
         self.workdir = Path(workdir)
@@ -150,6 +151,7 @@ class Server:
         self.extra_env = dict(env or {})
         self.extra_args = tuple(args)
         self.graceful_timeout = graceful_timeout
+        self.log_config = log_config
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.terminated = False  # SIGTERM sent: another one could kill it mid-shutdown
@@ -353,8 +355,7 @@ class Hypercorn(Server):
             f"{HOST}:{self.port}",
             "--graceful-timeout",
             str(self.graceful_timeout),
-            "--log-config",
-            f"json:{self.log_config_path}",
+            *(("--log-config", f"json:{self.log_config_path}") if self.log_config else ()),
             *self.extra_args,
             self.app,
         ]
@@ -381,8 +382,8 @@ class Uvicorn(Server):
             str(self.port),
             "--timeout-graceful-shutdown",
             str(self.graceful_timeout),
-            "--log-config",
-            str(self.log_config_path),  # uvicorn reads it as JSON by its .json suffix
+            # uvicorn reads it as JSON by its .json suffix
+            *(("--log-config", str(self.log_config_path)) if self.log_config else ()),
             *self.extra_args,
             self.app,
         ]

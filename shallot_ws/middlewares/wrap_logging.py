@@ -12,6 +12,11 @@ formatter gets them as keys):
   driver logs it); 1001 if the task was cancelled (a server shutdown); 1000 if the handler
   finished.
 
+Under ``hypercorn module:app`` (or uvicorn) nothing configures Python logging for these
+loggers, so the ``INFO`` lines go nowhere until the app's module runs
+``logging.basicConfig(level=logging.INFO)`` or the server gets a ``--log-config`` that
+covers them (docs/middlewares.md).
+
 Put it outermost, so that it sees the closes the other middlewares yield. The query string
 is never logged: it may carry tokens. The pure part is ``client_text`` and ``close_code``.
 """

@@ -8,7 +8,9 @@ never skipped.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
@@ -27,6 +29,21 @@ CHROMIUM_ARGS = [
 WAIT_MS = 5_000  # any single wait for the page
 
 
+# Where Chromium (and the dconf it loads) would write under the user's home.
+HOME_WRITES = (".config/chromium", ".cache/chromium", ".cache/dconf", ".pki")
+
+
+def snapshot(home: Path) -> dict[str, float]:
+    """Every file under the home's Chromium and dconf folders, with its mtime."""
+    found: dict[str, float] = {}
+    for name in HOME_WRITES:
+        for path in (home / name).rglob("*") if (home / name).exists() else ():
+            found[str(path)] = path.stat().st_mtime
+        if (home / name).exists():
+            found[str(home / name)] = (home / name).stat().st_mtime
+    return found
+
+
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
@@ -34,14 +51,28 @@ async def browser() -> AsyncIterator[Browser]:
             f"{CHROMIUM} is missing: .ci/run installs it (apt-get install chromium)",
             pytrace=False,
         )
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=WAIT_MS * 2
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    home = Path.home()
+    before = snapshot(home)
+    # A home of its own: profile, cache and dconf land there, and go with it.
+    with tempfile.TemporaryDirectory(prefix="shallot-ws-chromium-") as sandbox:
+        env = {
+            **os.environ,
+            "HOME": sandbox,
+            "XDG_CONFIG_HOME": f"{sandbox}/config",
+            "XDG_CACHE_HOME": f"{sandbox}/cache",
+            "XDG_DATA_HOME": f"{sandbox}/data",
+        }
+        args = [*CHROMIUM_ARGS, f"--disk-cache-dir={sandbox}/cache/chromium"]
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, args=args, env=env, timeout=WAIT_MS * 2
+            )
+            try:
+                yield browser
+            finally:
+                await browser.close()
+    assert not os.path.exists(sandbox)  # noqa: ASYNC240 - after the browser closed
+    assert snapshot(home) == before, "Chromium wrote under the real home"
 
 
 async def open_page(browser: Browser, server: Server) -> Page:

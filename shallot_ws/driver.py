@@ -330,8 +330,15 @@ class _Session:
         except asyncio.CancelledError as exc:
             if not self._was_stopped(exc):  # a drain cancel requested just before: ours
                 raise
-        except Exception:
+        except Exception as exc:
             if not quiet:
                 raise
-            logger.debug("server refused the close %r", message, exc_info=True)
+            # the handler's error is logged already; that its close was refused is news too
+            logger.warning(
+                "the server refused the %s close of handler %s (%s: %s)",
+                message["code"],
+                self._settings.name,
+                type(exc).__name__,
+                exc,
+            )
         return outcome

@@ -259,9 +259,12 @@ class Inbound:
         self._loop.call_soon(self._check)
 
     def _lost(self) -> None:
-        """The server refused a send because the client is gone (ASGI 2.4 ``OSError``)."""
+        """The server refused a send because the client is gone (ASGI 2.4 ``OSError``): the
+        client left with 1006, as if its disconnect had come (the server may never send it)."""
         if not self._quiet:
-            self._quiet = True  # frames the server still holds are read until its disconnect
+            # ``disconnected`` says 1006 from now on; the frames the server still holds are
+            # read until its own disconnect (which then tells the code), so none is lost
+            self._quiet = True
             self._on_gone()  # the same path as a disconnect: the drain time applies
 
     async def _stop(self) -> None:

@@ -16,6 +16,8 @@ from .types import Frame
 
 __all__ = ["Receiver"]
 
+_LOST = WSDisconnect(1006, "")  # a send failed: the client is gone, with no close frame
+
 
 class Receiver(Inbound):
     """The client's frames, ``str`` for text and ``bytes`` for binary, in the order sent.
@@ -103,7 +105,13 @@ class Receiver(Inbound):
 
     @property
     def disconnected(self) -> WSDisconnect | None:
-        """The client's disconnect (its ``code`` and ``reason``), or ``None`` while connected."""
+        """The client's disconnect (its ``code`` and ``reason``), or ``None`` while connected.
+
+        A send the server refused because the client is gone (``OSError``) counts: from then
+        on it is ``WSDisconnect(1006)`` until the server's own disconnect event tells more.
+        """
+        if self._disconnect is None and self._quiet:
+            return _LOST
         return self._disconnect
 
     def __repr__(self) -> str:

@@ -146,8 +146,8 @@ class WSTestConnection(InMemoryServer):
         if self.accepted:
             return self
         await self._finish()
-        self._raise_violations()
         self._raise_app_exception()
+        self._raise_violations()
         if self.state == "refused" and self._denial is not None:
             denial = self._denial
             raise HandshakeRefused(denial["status"], denial["headers"], denial["body"])
@@ -166,8 +166,8 @@ class WSTestConnection(InMemoryServer):
             self._inbound.put_nowait({"type": "websocket.disconnect", "code": 1000})
         await self._finish()
         if exc_type is None:
-            self._raise_violations()
             self._raise_app_exception()
+            self._raise_violations()
 
     async def send(self, data: Frame) -> None:
         """Send a frame to the app: ``str`` as text, ``bytes`` as binary."""
@@ -260,6 +260,9 @@ class WSTestConnection(InMemoryServer):
             errors = self.app_exceptions
             if errors:
                 self._raised = True
+                if any(errors[0] is error for error in self.violation_errors):
+                    # what the server raised at a violation: the violation is the news
+                    raise ASGIViolation("; ".join(self.violations)) from errors[0]
                 raise errors[0]
 
     def _raise_violations(self) -> None:

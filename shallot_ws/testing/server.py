@@ -82,6 +82,8 @@ class InMemoryServer:
         self.close_reason: str | None = None
         self.sent: list[Message] = []  # every message the app sent, in order
         self.violations: list[str] = []
+        # what this server raised into the app at a violation (told apart from app errors)
+        self.violation_errors: list[BaseException] = []
         self.disconnect_received = False  # whether the app's receive() returned the disconnect
         self._inbound: asyncio.Queue[Message] = asyncio.Queue(queue_size)
         self._outbound: asyncio.Queue[Message] = asyncio.Queue()
@@ -149,9 +151,11 @@ class InMemoryServer:
             )
             if SEND_AFTER_CLOSE_IGNORED in self.quirks:
                 return
+            error: Exception = RuntimeError(f"unexpected ASGI message {kind!r} after the close")
             if SEND_AFTER_CLOSE_OSERROR in self.quirks:
-                raise OSError(f"the connection is closed ({kind!r} not sent)")
-            raise RuntimeError(f"unexpected ASGI message {kind!r} after the close")
+                error = OSError(f"the connection is closed ({kind!r} not sent)")
+            self.violation_errors.append(error)
+            raise error
 
     def _send_handshake(self, kind: object, message: Message) -> None:
         if kind == "websocket.accept":

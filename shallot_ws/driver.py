@@ -136,6 +136,7 @@ class _Session:
 
     __slots__ = (
         "_cancels",
+        "_close_code",
         "_closed",
         "_drain",
         "_live",
@@ -164,6 +165,7 @@ class _Session:
         self._cancels = 0
         self._live = False
         self._closed = False
+        self._close_code = 1006  # the code of the close this connection sent, if any
         box = testing_box(scope)
         if box is not None:  # the in-memory test client checks the buffer's bound
             box.setdefault("receivers", []).append(self._receiver)
@@ -255,7 +257,7 @@ class _Session:
                 self._live = False
                 self._disarm()
                 self._forget_cancels()
-                await receiver._stop()
+                await receiver._stop(self._close_code)
 
     async def _pump(self, generator: AsyncGenerator[Any, None]) -> str:
         receiver = self._receiver
@@ -320,6 +322,7 @@ class _Session:
         if self._closed:
             return outcome
         self._closed = True
+        self._close_code = message["code"]
         self._live = False  # no drain cancellation while closing: the client is there
         self._disarm()
         try:

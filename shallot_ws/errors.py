@@ -12,6 +12,7 @@
      ├── UrlForError             url_for cannot build the path: an unknown name, a bad parameter
      ├── BroadcastError          a broadcast's broker is unreachable, or the broadcast is closed
      ├── ProtocolError           the ASGI server broke the contract (event or scope)
+     ├── ReceiverBusy            a second task awaits a receiver another task is reading
      └── TestingError            an in-memory test connection saw what the test did not expect
           ├── WSTimeout          the app did not answer within the test's timeout
           ├── AppClosed          the app closed the connection; carries its code and reason
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidMessage",
     "InvalidMessageType",
     "ProtocolError",
+    "ReceiverBusy",
     "RouteError",
     "ASGIViolation",
     "AppClosed",
@@ -110,6 +112,12 @@ class UrlForError(ShallotWSError, ValueError):
 
 class ProtocolError(ShallotWSError, RuntimeError):
     """The ASGI server sent an event or scope that the ASGI specification does not allow here."""
+
+
+class ReceiverBusy(ShallotWSError, RuntimeError):
+    """A task awaited ``receiver.receive()`` while another task was already waiting on the
+    same receiver: one reader at a time, so no frame goes to a reader that did not expect it
+    and no reader waits for ever."""
 
 
 class TestingError(ShallotWSError, AssertionError):

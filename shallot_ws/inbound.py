@@ -26,10 +26,11 @@ can stop a handler that is not reading. ``Receiver`` (receiver.py) is the handle
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from types import AsyncGeneratorType
 
-from .errors import ProtocolError, WSDisconnect
+from .errors import ProtocolError, ReceiverBusy, WSDisconnect
 from .reporting import logger
 from .types import Frame, Message, Receive
 
@@ -50,12 +51,14 @@ class Inbound:
         "_error",
         "_fast",
         "_frames",
+        "_interrupt",
         "_iterator",
         "_limit",
         "_loop",
         "_name",
         "_on_gone",
         "_quiet",
+        "_reader",
         "_reading",
         "_receive",
         "_stall",
@@ -82,6 +85,8 @@ class Inbound:
         self._on_gone = on_gone
         self._active = True
         self._reading = False  # in ``receive()``'s inline read
+        self._reader: asyncio.Task[object] | None = None  # the task in that read
+        self._interrupt = False  # ``_stop`` cancelled that task: its read ends in a disconnect
         self._iterator: AsyncGeneratorType[Frame, None] | None = None
         self._check_pending = False
         self._watcher: asyncio.Task[None] | None = None
@@ -104,6 +109,17 @@ class Inbound:
         """The buffer is empty and the client not known gone: get a frame, or ``None``."""
         if self._error is not None:
             raise self._error
+        iterator = self._iterator
+        if (
+            self._reading
+            or self._waiter is not None
+            or (iterator is not None and iterator.ag_await is not None)
+        ):
+            raise ReceiverBusy(
+                "receive() expected one reader at a time, got a second task while another "
+                "waits: read the receiver in one task and hand frames on (a queue), or use "
+                "merge()"
+            )
         if self._watcher is not None:
             waiter = self._loop.create_future()
             self._waiter = waiter
@@ -119,19 +135,34 @@ class Inbound:
                 raise self._error
             return None
         self._reading = True
+        self._reader = asyncio.current_task()
         try:
             event = await self._receive()
-        except BaseException:  # cancelled (a timeout, a merge stopping): nobody reads now
+        except BaseException as exc:  # cancelled (a timeout, a merge stopping): nobody reads
             self._reading = False
+            self._reader = None
+            if self._interrupted(exc):
+                raise self._disconnect from None  # type: ignore[misc]
             self._look_soon()
             raise
         self._reading = False
+        self._reader = None
         pulled = self._absorb(event)
         if pulled is None:
             self._on_gone()
             return None
         self._taken()
         return pulled
+
+    def _interrupted(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is ``_stop``'s interruption of a reader left behind (taken back)."""
+        if not self._interrupt or not isinstance(exc, asyncio.CancelledError):
+            return False
+        self._interrupt = False
+        task = asyncio.current_task()
+        if sys.version_info >= (3, 11) and task is not None:
+            return task.uncancel() == 0  # someone else's cancellation too: let it through
+        return True  # pragma: no cover - Python 3.10 cannot count cancellations
 
     def _absorb(self, event: Message) -> Frame | None:
         """The frame an event carries, or ``None`` for the client's disconnect."""
@@ -267,9 +298,18 @@ class Inbound:
             self._quiet = True
             self._on_gone()  # the same path as a disconnect: the drain time applies
 
-    async def _stop(self) -> None:
-        """The connection is over: stop watching, and wait until the watcher has finished."""
+    async def _stop(self, code: int = 1006) -> None:
+        """The connection is over (closed with ``code``): stop watching, and wait until the
+        watcher has finished. A read from now on, or one waiting now, is a ``WSDisconnect``
+        with that code at once, never a wait for a server that sends nothing more."""
         self._active = False
+        self._fast = False
+        if self._disconnect is None:
+            self._disconnect = WSDisconnect(code, "the connection is closed")
+        reader = self._reader
+        if self._reading and reader is not None and reader is not asyncio.current_task():
+            self._interrupt = True  # a task the handler left reading: it gets the disconnect
+            reader.cancel()
         if self._stall_timer is not None:
             self._stall_timer.cancel()
             self._stall_timer = None
@@ -277,3 +317,7 @@ class Inbound:
         if watcher is not None:
             watcher.cancel()
             await asyncio.wait((watcher,))
+            self._watcher = None  # cancelled before it started, its finally never ran
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():  # a reader waiting on that watcher
+            waiter.set_result(None)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 from shallot_ws import WSDisconnect, websocket, ws_send
+from shallot_ws.errors import ReceiverBusy
 
 
 class FakeServer:
@@ -97,3 +98,111 @@ async def test_a_refused_error_close_is_logged_at_warning_once(caplog):
         "test_a_refused_error_close_is_logged_at_warning_once.<locals>.failing "
         "(RuntimeError: the server refused the close)"
     )
+
+
+async def test_reading_after_the_handler_returned_is_a_disconnect_at_once():
+    # A task the handler spawned reads on after the handler returned: one already waiting
+    # when it returned, and one that starts reading afterwards. Both get WSDisconnect at once
+    # (the close the driver sent), never a hang or a bare AssertionError.
+    outcomes: dict[str, object] = {}
+    spawned: list[asyncio.Task] = []
+
+    async def read(receiver, name):
+        try:
+            outcomes[name] = await receiver.receive()
+        except Exception as error:
+            outcomes[name] = error
+
+    @websocket
+    async def leaves_a_reader(scope, receiver):
+        spawned.append(asyncio.create_task(read(receiver, "waiting")))
+        await asyncio.sleep(0)  # the reader is now waiting for a frame
+        spawned.append(asyncio.create_task(_later(receiver)))
+        yield ws_send("bye")
+
+    async def _later(receiver):
+        await asyncio.sleep(0.01)  # after the handler returned
+        await read(receiver, "later")
+
+    server = FakeServer([{"type": "websocket.connect"}])
+    await asyncio.wait_for(leaves_a_reader(dict(SCOPE), server.receive, server.send), 5)
+    await asyncio.wait_for(asyncio.gather(*spawned), 1)
+    for name in ("waiting", "later"):
+        error = outcomes[name]
+        assert type(error) is WSDisconnect, (name, error)
+        assert (error.code, error.reason) == (1000, "the connection is closed"), name
+    assert [m["type"] for m in server.sent] == [
+        "websocket.accept",
+        "websocket.send",
+        "websocket.close",
+    ]
+
+
+async def test_a_second_concurrent_reader_gets_a_clear_error_at_once():
+    results: list[object] = []
+
+    @websocket
+    async def two_readers(scope, receiver):
+        first = asyncio.create_task(receiver.receive())
+        await asyncio.sleep(0)  # the first is waiting now
+        try:
+            await receiver.receive()
+        except RuntimeError as error:
+            results.append(error)
+        results.append(await first)  # the first reader is still served
+        yield ws_send("done")
+
+    server = FakeServer(
+        [{"type": "websocket.connect"}],
+    )
+    task = asyncio.create_task(two_readers(dict(SCOPE), server.receive, server.send))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    await server.more.put({"type": "websocket.receive", "text": "one"})
+    await server.more.put({"type": "websocket.disconnect", "code": 1000})
+    await asyncio.wait_for(task, 5)
+    error, frame = results
+    assert type(error) is ReceiverBusy
+    assert str(error) == (
+        "receive() expected one reader at a time, got a second task while another waits: "
+        "read the receiver in one task and hand frames on (a queue), or use merge()"
+    )
+    assert frame == "one"
+
+
+async def test_a_reader_left_waiting_inline_gets_the_disconnect_when_the_handler_returns():
+    # The spawned task's second read finds no watcher and reads the server itself (inline);
+    # the handler returns meanwhile: the read ends in WSDisconnect instead of waiting on a
+    # server that has nothing more to say.
+    outcomes: list[object] = []
+    got_first = asyncio.Event()
+
+    async def reader(receiver):
+        outcomes.append(await receiver.receive())
+        got_first.set()
+        try:
+            outcomes.append(await receiver.receive())
+        except WSDisconnect as error:
+            outcomes.append(error)
+
+    @websocket
+    async def returns_early(scope, receiver):
+        task = asyncio.create_task(reader(receiver))
+        await got_first.wait()
+        await asyncio.sleep(0)  # the reader is in its second, inline read now
+        yield ws_send("bye")
+        spawned.append(task)
+
+    spawned: list[asyncio.Task] = []
+    server = FakeServer([{"type": "websocket.connect"}])
+    app = asyncio.create_task(returns_early(dict(SCOPE), server.receive, server.send))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    await server.more.put({"type": "websocket.receive", "text": "a"})
+    await asyncio.wait_for(app, 5)
+    await asyncio.wait_for(asyncio.gather(*spawned), 1)
+    first, second = outcomes
+    assert first == "a"
+    assert type(second) is WSDisconnect
+    assert (second.code, second.reason) == (1000, "the connection is closed")
+    assert not spawned[0].cancelled()

@@ -107,6 +107,7 @@ async def run_connection(settings: Settings, scope: Scope, receive: Receive, sen
 
 
 _DRAIN_MESSAGE = "shallot_ws: the client left and the handler did not stop"
+_SENDS_PER_TURN = 32  # at most this many sends in a row without a loop turn
 _UNCANCEL = sys.version_info >= (3, 11)  # before, a cancellation is told by its message
 
 if sys.version_info >= (3, 11):
@@ -262,6 +263,7 @@ class _Session:
     async def _pump(self, generator: AsyncGenerator[Any, None]) -> str:
         receiver = self._receiver
         send = self._send
+        sends = 0
         try:
             async for message in generator:
                 try:
@@ -281,6 +283,13 @@ class _Session:
                     if receiver._frames:
                         continue  # drop, and let the handler read the rest
                     return DISCONNECTED
+                sends += 1
+                if sends == _SENDS_PER_TURN:
+                    # The loop always gets a turn: a server's send may never suspend
+                    # (hypercorn's, once the client left), and a stream that only yields
+                    # would then freeze every connection of the worker.
+                    sends = 0
+                    await asyncio.sleep(0)
                 try:
                     await send(message)
                 except OSError:  # ASGI 2.4: the client is gone

@@ -187,3 +187,28 @@ LIFESPAN_FAILURE = "broker down 7c1a"
 lifespan_app = websocket(lifespan=_reported_lifespan)(_greet)
 lifespan_router = router([("/greet", _greet)], lifespan=_reported_lifespan)
 failing_lifespan_app = websocket(lifespan=_failing_lifespan)(_greet)
+
+
+# -- (f) a stream that only yields, beside an echo: the loop must keep turning -------------
+
+
+async def _spin(scope, receiver):
+    """Yields as fast as the server takes it, never reads, never sleeps."""
+    report(f"spin started {connection_id(scope)}")
+    n = 0
+    while True:
+        n += 1
+        yield ws_send(f"spin {n}")
+
+
+async def _echo(scope, receiver):
+    async for message in receiver:
+        yield ws_send(message)
+
+
+spin_and_echo = router(
+    [
+        ("/spin", websocket(on_disconnect=_hook_disconnect, on_close=_hook_close)(_spin)),
+        ("/echo", websocket(on_close=_hook_close)(_echo)),
+    ]
+)

@@ -206,3 +206,36 @@ async def test_a_reader_left_waiting_inline_gets_the_disconnect_when_the_handler
     assert type(second) is WSDisconnect
     assert (second.code, second.reason) == (1000, "the connection is closed")
     assert not spawned[0].cancelled()
+
+
+async def test_a_stream_gives_the_loop_a_turn_when_sends_never_suspend():
+    # hypercorn: a send after the client left returns without suspending. A stream that only
+    # yields must still let the loop run (here: the task that delivers the disconnect).
+    calls: list[str] = []
+    turns = 0
+
+    @websocket(**hooks(calls))
+    async def stream(scope, receiver):
+        while True:
+            yield ws_send("x")
+
+    class NeverSuspends(FakeServer):
+        async def send(self, message):
+            self.sent.append(message)
+            if len(self.sent) > 100_000:
+                raise AssertionError(f"the loop got no turn in 100,000 sends ({turns} turns)")
+
+    server = NeverSuspends([{"type": "websocket.connect"}])
+
+    async def client_leaves():
+        nonlocal turns
+        while len(server.sent) < 10:
+            turns += 1
+            await asyncio.sleep(0)
+        await server.more.put({"type": "websocket.disconnect", "code": 1001})
+
+    leaving = asyncio.create_task(client_leaves())
+    await asyncio.wait_for(stream(dict(SCOPE), server.receive, server.send), 5)
+    await leaving
+    assert calls == ["on_disconnect", "on_close"]
+    assert len(server.sent) < 1_000  # stopped soon after the disconnect, not at the guard

@@ -108,6 +108,7 @@ async def run_connection(settings: Settings, scope: Scope, receive: Receive, sen
 
 _DRAIN_MESSAGE = "shallot_ws: the client left and the handler did not stop"
 _SENDS_PER_TURN = 32  # at most this many sends in a row without a loop turn
+_MIN_CLOSE_WAIT = 0.05  # the shortest wait for the close at shutdown (drain_timeout=0)
 _UNCANCEL = sys.version_info >= (3, 11)  # before, a cancellation is told by its message
 
 if sys.version_info >= (3, 11):
@@ -309,13 +310,27 @@ class _Session:
                 return DISCONNECTED
             if self._cancelled_by_nobody():  # the handler raised it itself
                 return await self._fail(exc)
-            await self._close(SHUTDOWN_CLOSE, FAILED, quiet=True)
+            await self._close_at_shutdown()
             raise
         except Exception as exc:
             return await self._fail(exc)
         if receiver._quiet:
             return DISCONNECTED
         return await self._close(NORMAL_CLOSE, FINISHED)
+
+    async def _close_at_shutdown(self) -> None:
+        """Send the 1001 close, but wait for it at most the drain time: a client that has
+        stopped reading must not keep the clean-up (generator, hooks) from running."""
+        bound = max(self._settings.drain_timeout, _MIN_CLOSE_WAIT)
+        try:
+            await asyncio.wait_for(self._close(SHUTDOWN_CLOSE, FAILED, quiet=True), bound)
+        except asyncio.TimeoutError:
+            logger.warning(
+                "handler %s: the 1001 close at shutdown was not sent within %s s (the client "
+                "is not reading); cleaning up without it",
+                self._settings.name,
+                bound,
+            )
 
     async def _fail(self, exc: BaseException) -> str:
         """The handler raised (or yielded something invalid): log, close with 1011."""

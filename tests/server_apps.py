@@ -212,3 +212,16 @@ spin_and_echo = router(
         ("/echo", websocket(on_close=_hook_close)(_echo)),
     ]
 )
+
+
+BIG = "x" * 1024  # one message of the unread stream
+
+
+async def _unread(scope, receiver):
+    """Streams big messages to a client that has stopped reading: sends soon block."""
+    report(f"unread started {connection_id(scope)}")
+    while True:
+        yield ws_send(BIG)
+
+
+unread_stream = websocket(on_close=_hook_close)(_unread)

@@ -239,3 +239,36 @@ async def test_a_stream_gives_the_loop_a_turn_when_sends_never_suspend():
     await leaving
     assert calls == ["on_disconnect", "on_close"]
     assert len(server.sent) < 1_000  # stopped soon after the disconnect, not at the guard
+
+
+async def test_shutdown_runs_the_hooks_when_the_1001_close_cannot_be_sent():
+    # The server cancels the connection's task (its shutdown) while the client has stopped
+    # reading: the 1001 close blocks like every send. Clean-up is bounded: the generator is
+    # closed and on_close runs within the drain time, and the cancellation still propagates.
+    calls: list[str] = []
+    finished = asyncio.Event()
+
+    @websocket(drain_timeout=0.2, **hooks(calls))
+    async def stream(scope, receiver):
+        try:
+            while True:
+                yield ws_send("x")
+        finally:
+            calls.append("finally")
+
+    class StopsReading(FakeServer):
+        async def send(self, message):
+            self.sent.append(message)
+            if len(self.sent) > 3:  # the client's window is full: every send blocks
+                finished.set()
+                await asyncio.Event().wait()
+
+    server = StopsReading([{"type": "websocket.connect"}])
+    task = asyncio.create_task(stream(dict(SCOPE), server.receive, server.send))
+    await finished.wait()
+    task.cancel()  # the server shuts down
+    done, _ = await asyncio.wait((task,), timeout=2)
+    assert done, "clean-up waited on a close that cannot be sent"
+    assert task.cancelled()
+    assert calls == ["finally", "on_close"]
+    assert server.sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.serving import server_fixture
+from tests.serving import HOST, server_fixture
 
 pytestmark = pytest.mark.server
 
@@ -37,3 +38,38 @@ async def test_a_stream_that_only_yields_does_not_freeze_the_worker_after_its_cl
     assert report[:3] == ["spin started one", "on_disconnect one", "on_close one"]
     server.terminate()
     assert await server.wait_exit(server.graceful_timeout + 2) == server.sigterm_exit
+
+
+async def test_shutdown_runs_every_on_close_when_the_clients_stopped_reading(serve):
+    # 100 clients that stopped reading: every send of the stream blocks on a full socket, and
+    # so would the 1001 close at shutdown. Clean-up is bounded: each connection's on_close
+    # runs before the process exits, and the process exits soon after its graceful timeout.
+    count = 100
+    server = serve("tests.server_apps:unread_stream")
+    clients = []
+    for index in range(count):
+        # a tiny receive buffer, and max_queue=1: the client library stops reading from its
+        # socket at once, and the server's sends block after a few kilobytes
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (HOST, server.port))
+        client = await connect(
+            server.ws_url(f"/?c{index}"),
+            sock=sock,
+            open_timeout=TIMEOUT,
+            max_queue=1,
+            max_size=None,
+        )
+        clients.append(client)
+    try:
+        for index in range(count):
+            await server.wait_for_report(f"unread started c{index}")
+        server.terminate()
+        code = await server.wait_exit(server.graceful_timeout + 4)
+    finally:
+        for client in clients:
+            client.transport.abort()
+    assert code == server.sigterm_exit
+    closed = {line.split()[-1] for line in server.report() if " on_close " in line}
+    assert closed == {f"c{index}" for index in range(count)}

@@ -84,12 +84,18 @@ async def run_connection(settings: Settings, scope: Scope, receive: Receive, sen
     event = await receive()
     if event["type"] != "websocket.connect":
         raise ProtocolError(f"expected a 'websocket.connect' event first, got {event['type']!r}")
-    if not await handshake(settings.on_connect, scope, send):
+    answer = await handshake(settings.on_connect, scope)
+    if answer[0]["type"] != "websocket.accept":
+        for message in answer:
+            await send(message)
         return
     outcome = FAILED
     cancelled: BaseException | None = None
     session = _Session(settings, scope, receive, send)
     try:
+        # Accepted from the moment the accept is being sent: a cancellation even then
+        # still runs on_close (the server may have completed the handshake).
+        await send(dict(answer[0]))
         outcome = await session.run()
     except asyncio.CancelledError as exc:  # the server cancelled us: hooks still run
         cancelled = exc

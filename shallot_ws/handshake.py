@@ -1,7 +1,7 @@
 """The handshake: what ``on_connect`` returned, turned into the messages that accept or refuse.
 
-``decide`` and ``refusal`` are pure; ``handshake`` sends their result. A refused connection
-never reaches the handler.
+``decide`` and ``refusal`` are pure; ``handshake`` runs ``on_connect`` and returns their
+result, which the driver sends. A refused connection never reaches the handler.
 """
 
 from __future__ import annotations
@@ -9,35 +9,32 @@ from __future__ import annotations
 from .errors import InvalidMessage, SubprotocolError
 from .reporting import report
 from .signatures import callable_name
-from .types import Hook, Message, Scope, Send
+from .types import Hook, Message, Scope
 
 __all__ = ["DENIAL_EXTENSION", "decide", "handshake", "refusal"]
 
 DENIAL_EXTENSION = "websocket.http.response"
 
 
-async def handshake(hook: Hook | None, scope: Scope, send: Send) -> bool:
-    """Accept or refuse the connection as ``on_connect`` decides; True when accepted."""
+_ACCEPT: list[Message] = [{"type": "websocket.accept"}]
+
+
+async def handshake(hook: Hook | None, scope: Scope) -> list[Message]:
+    """The messages that answer the handshake as ``on_connect`` decides: an accept (one
+    message) or a refusal. Sending them is the driver's: an accept starts the connection."""
     if hook is None:
-        await send({"type": "websocket.accept"})
-        return True
+        return _ACCEPT
     name = callable_name(hook)
     try:
         decision = await hook(scope)
     except Exception as exc:
         report(scope, exc, "on_connect hook %s raised; refusing the connection", name)
-        messages = refusal(scope, 500)
-    else:
-        try:
-            messages = decide(decision, scope, name)
-        except Exception as exc:  # it returned something that is not a decision
-            report(
-                scope, exc, "on_connect hook %s returned a bad value; refusing the connection", name
-            )
-            messages = refusal(scope, 500)
-    for message in messages:
-        await send(message)
-    return bool(messages[0]["type"] == "websocket.accept")
+        return refusal(scope, 500)
+    try:
+        return decide(decision, scope, name)
+    except Exception as exc:  # it returned something that is not a decision
+        report(scope, exc, "on_connect hook %s returned a bad value; refusing the connection", name)
+        return refusal(scope, 500)
 
 
 def refusal(scope: Scope, status: int) -> list[Message]:

@@ -272,3 +272,29 @@ async def test_shutdown_runs_the_hooks_when_the_1001_close_cannot_be_sent():
     assert task.cancelled()
     assert calls == ["finally", "on_close"]
     assert server.sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
+
+
+async def test_a_cancellation_while_the_accept_is_sent_still_runs_on_close():
+    calls: list[str] = []
+    accepting = asyncio.Event()
+
+    @websocket(**hooks(calls))
+    async def echo(scope, receiver):
+        calls.append("handler")
+        async for message in receiver:
+            yield ws_send(message)
+
+    class SlowAccept(FakeServer):
+        async def send(self, message):
+            self.sent.append(message)
+            if message["type"] == "websocket.accept":
+                accepting.set()
+                await asyncio.Event().wait()  # the server is still completing the handshake
+
+    server = SlowAccept([{"type": "websocket.connect"}])
+    task = asyncio.create_task(echo(dict(SCOPE), server.receive, server.send))
+    await accepting.wait()
+    task.cancel()
+    await asyncio.wait((task,), timeout=2)
+    assert task.cancelled()
+    assert calls == ["on_close"]  # the handler never ran; on_close did, once

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, overload
 
+from . import options
 from .asgi import upgrade_required
 from .driver import Settings, run_connection
-from .errors import InvalidHandler, ProtocolError
+from .errors import ProtocolError
 from .lifespan import Lifespan, check_lifespan, serve_lifespan
 from .receiver import Receiver
 from .signatures import callable_name, check_handler, check_hook
@@ -26,7 +26,7 @@ __all__ = [
 
 DEFAULT_MAX_BUFFERED = 16
 DEFAULT_DRAIN_TIMEOUT = 0.5
-DEFAULT_STALL_TIMEOUT = 5.0
+DEFAULT_STALL_TIMEOUT: float | None = None  # off: no default drops a frame
 
 
 def as_generator(handler: Any) -> Callable[[Scope, Receiver], AsyncGenerator[Any, None]]:
@@ -68,19 +68,9 @@ class WebSocketApp:
         ):
             if hook is not None:
                 check_hook(hook, role)
-        if type(max_buffered) is not int or max_buffered < 1:
-            raise InvalidHandler(f"max_buffered expected a positive int, got {max_buffered!r}")
-        if not isinstance(drain_timeout, (int, float)) or not 0 <= drain_timeout < math.inf:
-            raise InvalidHandler(
-                f"drain_timeout expected a non-negative number of seconds, got {drain_timeout!r}"
-            )
-        if stall_timeout is not None and (
-            not isinstance(stall_timeout, (int, float)) or not 0 < stall_timeout < math.inf
-        ):
-            raise InvalidHandler(
-                f"stall_timeout expected a positive number of seconds or None, "
-                f"got {stall_timeout!r}"
-            )
+        max_buffered = options.count(max_buffered, "max_buffered expected a positive int")
+        drain_timeout = options.seconds(drain_timeout, "drain_timeout", zero=True)
+        stall_timeout = options.optional_seconds(stall_timeout, "stall_timeout")
         self.handler = handler
         self.on_connect = on_connect
         self.on_disconnect = on_disconnect
@@ -175,11 +165,13 @@ def websocket(
 
     ``max_buffered`` bounds the frames read ahead of the handler; ``drain_timeout`` is how long
     a handler that is not reading may run on after the client left before it is cancelled;
-    after ``stall_timeout`` with the buffer full, a handler that has never asked for a frame
-    has the frames that do not fit dropped (``receiver.dropped``), so that a stream still
-    sees its client leave (``None``: pure backpressure). ``lifespan(app)``, an async context
-    manager, is entered at the server's startup and exited at its shutdown (served directly;
-    under a router, the router's ``lifespan`` runs instead).
+    ``stall_timeout`` (off by default: pure backpressure, nothing is ever dropped) opts in
+    to shedding: after that long with the buffer full, a handler that has never asked for a
+    frame has the frames that do not fit dropped (``receiver.dropped``, a WARNING logged),
+    so that a stream that never reads still sees its client leave behind unread frames.
+    ``lifespan(app)``, an async context manager, is entered at the server's startup and
+    exited at its shutdown (served directly; under a router, the router's ``lifespan`` runs
+    instead).
     """
 
     def decorate(function: Callable[..., Any]) -> WebSocketApp:

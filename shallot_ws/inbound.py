@@ -272,7 +272,7 @@ class Inbound:
         if self._error is None:
             if not self._dropped:
                 logger.warning(
-                    "handler %s took no frame for %s s with %d waiting: dropping frames that "
+                    "handler %s took no frame for %g s with %d waiting: dropping frames that "
                     "do not fit until it reads, so that its client leaving is noticed",
                     self._name,
                     self._stall,

@@ -385,3 +385,27 @@ async def test_time_monotonic_stays_real(clock):
     before = time.monotonic()
     await asyncio.sleep(3600)
     assert time.monotonic() - before < 1
+
+
+async def test_by_default_a_handler_that_reads_late_loses_no_frame(clock, caplog):
+    # No default drops a frame: a stream that has not asked for a frame for an hour, with
+    # its buffer and the server's queue full, still gets every frame, the last included.
+    got: list[str] = []
+
+    @websocket(max_buffered=2)
+    async def late(scope, receiver):
+        yield ws_send("ready")
+        await asyncio.sleep(3600)  # reads nothing for an hour
+        async for frame in receiver:
+            got.append(frame)
+        yield ws_send(f"{len(got)} {receiver.dropped}")
+
+    async with connect(late, timeout=7200, queue_size=2) as ws:
+        assert await ws.receive() == "ready"
+        for index in range(20):  # pushed back, never dropped
+            await ws.send(str(index))
+        assert clock.now() == 3600  # the sends waited for the reader, an hour
+        await ws.send("last")
+        await ws.close()
+    assert got == [*map(str, range(20)), "last"]
+    assert "dropping frames" not in caplog.text

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from shallot_ws import InvalidHandler, websocket, ws_send
+from shallot_ws import ConfigError, websocket, ws_send
 from shallot_ws.testing import connect
 
 
@@ -171,6 +171,7 @@ def test_stall_timeout_is_checked():
     async def handler(scope, receiver):
         yield ws_send("x")
 
-    with pytest.raises(InvalidHandler, match="^stall_timeout expected a positive number"):
+    with pytest.raises(ConfigError, match="^stall_timeout expected a positive number"):
         websocket(stall_timeout=0)(handler)
     assert websocket(stall_timeout=None)(handler).stall_timeout is None
+    assert websocket(handler).stall_timeout is None  # off by default: nothing is dropped

@@ -6,7 +6,7 @@ import functools
 
 import pytest
 
-from shallot_ws import InvalidHandler, websocket, ws_send
+from shallot_ws import ConfigError, ConfigTypeError, InvalidHandler, websocket, ws_send
 
 
 async def good(scope, receiver):
@@ -97,10 +97,15 @@ def test_async_callable_objects_are_accepted_as_hooks():
 
 
 def test_limits_are_checked():
-    with pytest.raises(InvalidHandler, match="^max_buffered expected a positive int, got 0$"):
+    with pytest.raises(ConfigError, match="^max_buffered expected a positive int, got 0$"):
         websocket(max_buffered=0)(good)
+    with pytest.raises(ConfigTypeError, match="^max_buffered expected a positive int, got True$"):
+        websocket(max_buffered=True)(good)
     for bad in (-1, float("nan"), float("inf")):
-        with pytest.raises(InvalidHandler, match="^drain_timeout expected a non-negative number"):
+        with pytest.raises(ConfigError, match="^drain_timeout expected a non-negative number"):
             websocket(drain_timeout=bad)(good)
-        with pytest.raises(InvalidHandler, match="^stall_timeout expected a positive number"):
+        with pytest.raises(ConfigError, match="^stall_timeout expected a positive number"):
             websocket(stall_timeout=bad)(good)
+    with pytest.raises(ConfigTypeError, match="^drain_timeout expected a non-negative number"):
+        websocket(drain_timeout=True)(good)
+    assert websocket(good).stall_timeout is None  # off by default: nothing is ever dropped

@@ -113,7 +113,7 @@ async def run_connection(settings: Settings, scope: Scope, receive: Receive, sen
 
 
 _DRAIN_MESSAGE = "shallot_ws: the client left and the handler did not stop"
-_SENDS_PER_TURN = 32  # at most this many sends in a row without a loop turn
+_SENDS_PER_TURN = 32  # at most this many sends in a row without a read or a loop turn
 _MIN_CLOSE_WAIT = 0.05  # the shortest wait for the close at shutdown (drain_timeout=0)
 _UNCANCEL = sys.version_info >= (3, 11)  # before, a cancellation is told by its message
 
@@ -271,6 +271,7 @@ class _Session:
         receiver = self._receiver
         send = self._send
         sends = 0
+        last_taken = -1
         try:
             async for message in generator:
                 try:
@@ -294,9 +295,13 @@ class _Session:
                 if sends == _SENDS_PER_TURN:
                     # The loop always gets a turn: a server's send may never suspend
                     # (hypercorn's, once the client left), and a stream that only yields
-                    # would then freeze every connection of the worker.
+                    # would then freeze every connection of the worker. A handler that
+                    # read a frame meanwhile gave the loop its turns in its reads.
                     sends = 0
-                    await asyncio.sleep(0)
+                    taken = receiver._taken_count
+                    if taken == last_taken:
+                        await asyncio.sleep(0)
+                    last_taken = taken
                 try:
                     await send(message)
                 except OSError:  # ASGI 2.4: the client is gone

@@ -56,6 +56,7 @@ class Receiver(Inbound):
                     if frame is None:
                         self._on_gone()
                         return
+                self._taken_count += 1
                 if not self._check_pending:
                     self._check_pending = True
                     call_soon(check)

@@ -1,6 +1,7 @@
 """The driver: one WebSocket connection's life, from the handshake to ``on_close``.
 
-The only module that awaits the server's ``send``. DESIGN §2 is its specification:
+The only module that awaits the server's ``send`` on a websocket connection (the handshake's
+answer included). docs/design.md §2 is its specification:
 
 1. handshake (``handshake.py``): ``on_connect`` decides accept, close (HTTP 403) or denial;
 2. open: the handler runs; the receiver reads inline or through its watcher, bounded;

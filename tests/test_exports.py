@@ -133,7 +133,7 @@ def test_pure_modules_import_no_event_loop_library():
         assert not imported & {"asyncio", "trio", "anyio", "uvloop"}, (name, imported)
 
 
-# DESIGN section 7: the optional packages import the core, never the other way. The core is
+# The layout rule: the optional packages import the core, never the other way. The core is
 # every module but these (``__init__.py`` is the package's face: it re-exports ``Broadcast``).
 OPTIONAL = ("broadcast", "testing", "contracts", "client", "observability")
 

@@ -23,6 +23,7 @@ from typing import Any
 from .errors import ProtocolError, WSDisconnect
 from .handshake import handshake
 from .hooks import run_closing_hook
+from .lifecycle import Outcome
 from .messages import SEND_TYPE, check_outgoing
 from .receiver import Receiver
 from .reporting import logger, report, testing_box
@@ -34,8 +35,12 @@ SHUTDOWN_CLOSE: Message = {"type": "websocket.close", "code": 1001, "reason": "s
 ERROR_CLOSE: Message = {"type": "websocket.close", "code": 1011, "reason": ""}
 NORMAL_CLOSE: Message = {"type": "websocket.close", "code": 1000, "reason": ""}
 
-# How a connection ended, for the hooks that follow.
-FINISHED, CLOSED, DISCONNECTED, FAILED = "finished", "closed", "disconnected", "failed"
+FINISHED, CLOSED, DISCONNECTED, FAILED = (
+    Outcome.FINISHED,
+    Outcome.CLOSED,
+    Outcome.DISCONNECTED,
+    Outcome.FAILED,
+)
 
 
 class Settings:
@@ -103,7 +108,7 @@ async def run_connection(settings: Settings, scope: Scope, receive: Receive, sen
         if session.client_left:
             outcome = DISCONNECTED
     finally:
-        if outcome == DISCONNECTED and settings.on_disconnect is not None:
+        if outcome is DISCONNECTED and settings.on_disconnect is not None:
             cancelled = (
                 await run_closing_hook(settings.on_disconnect, "on_disconnect", scope) or cancelled
             )
@@ -239,7 +244,7 @@ class _Session:
         """Whether the driver knows the client is gone."""
         return self._receiver._quiet
 
-    async def run(self) -> str:
+    async def run(self) -> Outcome:
         """Run the handler to its end; return how the connection ended."""
         settings = self._settings
         receiver = self._receiver
@@ -252,7 +257,7 @@ class _Session:
             return outcome
         finally:
             receiver._active = False  # the handler is done with the client: no more watching
-            if outcome != DISCONNECTED:  # its finally blocks run like any clean-up: unbounded
+            if outcome is not DISCONNECTED:  # its finally blocks run like any clean-up: unbounded
                 self._live = False
                 self._disarm()
             try:
@@ -268,7 +273,7 @@ class _Session:
                 self._forget_cancels()
                 await receiver._stop(self._close_code)
 
-    async def _pump(self, generator: AsyncGenerator[Any, None]) -> str:
+    async def _pump(self, generator: AsyncGenerator[Any, None]) -> Outcome:
         receiver = self._receiver
         send = self._send
         sends = 0
@@ -344,12 +349,12 @@ class _Session:
                 bound,
             )
 
-    async def _fail(self, exc: BaseException) -> str:
+    async def _fail(self, exc: BaseException) -> Outcome:
         """The handler raised (or yielded something invalid): log, close with 1011."""
         report(self._scope, exc, "handler %s raised; closing with 1011", self._settings.name)
         return await self._close(ERROR_CLOSE, FAILED, quiet=True)
 
-    async def _close(self, message: Message, outcome: str, *, quiet: bool = False) -> str:
+    async def _close(self, message: Message, outcome: Outcome, *, quiet: bool = False) -> Outcome:
         """Send this connection's one close, and return ``outcome``; or DISCONNECTED if the
         client is gone. ``quiet``: a server that refuses the close is only logged."""
         receiver = self._receiver

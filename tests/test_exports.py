@@ -127,6 +127,7 @@ def test_pure_modules_import_no_event_loop_library():
         "guards/subprotocols",
         "patterns",
         "options",
+        "lifecycle",
     )
     for name in pure:
         imported = _imports(PACKAGE / f"{name}.py")

@@ -24,9 +24,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CancelTimer", "cancel_requested"]
+__all__ = ["COUNTS", "CancelTimer", "cancel_requested", "uncancel"]
 
-_COUNTS = sys.version_info >= (3, 11)  # Task.cancelling() and Task.uncancel()
+COUNTS = sys.version_info >= (3, 11)  # Task.cancelling() and Task.uncancel()
+_COUNTS = COUNTS
 
 if sys.version_info >= (3, 11):
 
@@ -43,6 +44,12 @@ else:  # pragma: no cover - Python 3.10 cannot count cancellations
 
     def _uncancel(task: asyncio.Task[Any]) -> int:
         return 0
+
+
+def uncancel(task: asyncio.Task[Any]) -> int:
+    """Take back one cancellation request of ``task``; the requests left (0 on Python 3.10,
+    which cannot count them)."""
+    return _uncancel(task)
 
 
 def cancel_requested(task: asyncio.Task[Any] | None) -> bool:

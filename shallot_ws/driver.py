@@ -16,10 +16,10 @@ answer included). docs/design.md §2 is its specification:
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
+from .cancelling import COUNTS, cancel_requested, uncancel
 from .errors import ProtocolError, WSDisconnect
 from .handshake import handshake
 from .hooks import run_closing_hook
@@ -121,23 +121,7 @@ async def run_connection(settings: Settings, scope: Scope, receive: Receive, sen
 _DRAIN_MESSAGE = "shallot_ws: the client left and the handler did not stop"
 _SENDS_PER_TURN = 32  # at most this many sends in a row without a read or a loop turn
 _MIN_CLOSE_WAIT = 0.05  # the shortest wait for the close at shutdown (drain_timeout=0)
-_UNCANCEL = sys.version_info >= (3, 11)  # before, a cancellation is told by its message
-
-if sys.version_info >= (3, 11):
-
-    def _uncancel(task: asyncio.Task[Any]) -> int:
-        return task.uncancel()
-
-    def _cancelling(task: asyncio.Task[Any]) -> int:
-        return task.cancelling()
-
-else:  # pragma: no cover - Python 3.10 cannot count cancellations
-
-    def _uncancel(task: asyncio.Task[Any]) -> int:
-        return 0
-
-    def _cancelling(task: asyncio.Task[Any]) -> int:
-        return 1
+_UNCANCEL = COUNTS  # before 3.11, a cancellation is told by its message
 
 
 class _Session:
@@ -224,7 +208,7 @@ class _Session:
             return exc.args == (_DRAIN_MESSAGE,)
         remaining = 0
         for _ in range(cancels):
-            remaining = _uncancel(self._task)  # type: ignore[arg-type]
+            remaining = uncancel(self._task)  # type: ignore[arg-type]
         return remaining == 0  # anything left is the server's own cancellation
 
     def _forget_cancels(self) -> None:
@@ -232,12 +216,12 @@ class _Session:
         still marked as being cancelled."""
         if self._cancels and _UNCANCEL and self._task is not None:
             for _ in range(self._cancels):
-                _uncancel(self._task)
+                uncancel(self._task)
         self._cancels = 0
 
     def _cancelled_by_nobody(self) -> bool:
         """Whether a CancelledError was raised by the handler itself (3.11+ can tell)."""
-        return _UNCANCEL and self._task is not None and _cancelling(self._task) == 0
+        return not cancel_requested(self._task)
 
     @property
     def client_left(self) -> bool:

@@ -65,13 +65,15 @@ async def test_sending_before_the_accept_is_a_violation():
     assert "expected an accept, a close or a denial response first" in str(info.value)
 
 
-async def test_sending_after_the_close_raises_in_the_app_and_is_reported():
-    async def twice(scope, receive, send):
-        await receive()
-        await send({"type": "websocket.accept"})
-        await send({"type": "websocket.close", "code": 1000})
-        await send({"type": "websocket.send", "text": "late"})
+async def twice(scope, receive, send):
+    """A raw ASGI app that sends after its own close."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 1000})
+    await send({"type": "websocket.send", "text": "late"})
 
+
+async def test_sending_after_the_close_raises_in_the_app_and_is_reported():
     with pytest.raises(ASGIViolation) as info:
         async with connect(twice) as ws:
             await ws.wait_closed()
@@ -89,12 +91,6 @@ async def test_sending_after_the_close_raises_in_the_app_and_is_reported():
     [(SEND_AFTER_CLOSE_OSERROR, OSError), (SEND_AFTER_CLOSE_IGNORED, None)],
 )
 async def test_a_send_after_the_close_is_an_asgi_violation_under_every_quirk(quirk, cause):
-    async def twice(scope, receive, send):
-        await receive()
-        await send({"type": "websocket.accept"})
-        await send({"type": "websocket.close", "code": 1000})
-        await send({"type": "websocket.send", "text": "late"})
-
     with pytest.raises(ASGIViolation) as info:
         async with connect(twice, quirks={quirk}) as ws:
             await ws.wait_closed()

@@ -16,8 +16,6 @@ from .types import Frame
 
 __all__ = ["Receiver"]
 
-_LOST = WSDisconnect(1006, "")  # a send failed: the client is gone, with no close frame
-
 
 class Receiver(Inbound):
     """The client's frames, ``str`` for text and ``bytes`` for binary, in the order sent.
@@ -111,8 +109,8 @@ class Receiver(Inbound):
         A send the server refused because the client is gone (``OSError``) counts: from then
         on it is ``WSDisconnect(1006)`` until the server's own disconnect event tells more.
         """
-        if self._disconnect is None and self._quiet:
-            return _LOST
+        if self._disconnect is None and self._quiet:  # a send failed: gone, no close frame
+            return WSDisconnect(1006, "")
         return self._disconnect
 
     def __repr__(self) -> str:

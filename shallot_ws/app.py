@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, overload
 
-from . import options
 from .asgi import upgrade_required
-from .driver import Settings, run_connection
+from .driver import HandlerGenerator, run_connection
 from .errors import ProtocolError
-from .lifespan import Lifespan, check_lifespan, serve_lifespan
-from .receiver import Receiver
-from .signatures import callable_name, check_handler, check_hook
-from .types import Hook, Receive, Scope, Send
+from .lifespan import Lifespan, serve_lifespan
+from .options import (
+    DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_MAX_BUFFERED,
+    DEFAULT_STALL_TIMEOUT,
+    AppOptions,
+)
+from .signatures import callable_name, check_handler
+from .types import FrameSource, Hook, Receive, Scope, Send
 
 __all__ = [
     "as_generator",
@@ -24,18 +29,14 @@ __all__ = [
     "websocket",
 ]
 
-DEFAULT_MAX_BUFFERED = 16
-DEFAULT_DRAIN_TIMEOUT = 0.5
-DEFAULT_STALL_TIMEOUT: float | None = None  # off: no default drops a frame
 
-
-def as_generator(handler: Any) -> Callable[[Scope, Receiver], AsyncGenerator[Any, None]]:
+def as_generator(handler: Any) -> HandlerGenerator:
     """``handler`` as an async generator function: a coroutine handler's result, if any, is
     yielded. Raises ``InvalidHandler`` for anything that is not a handler, naming it."""
     if check_handler(handler):
         return handler  # type: ignore[no-any-return]
 
-    async def generator(scope: Scope, receiver: Receiver) -> AsyncGenerator[Any, None]:
+    async def generator(scope: Scope, receiver: FrameSource[Any]) -> AsyncGenerator[Any, None]:
         result = await handler(scope, receiver)
         if result is not None:
             yield result
@@ -44,7 +45,8 @@ def as_generator(handler: Any) -> Callable[[Scope, Receiver], AsyncGenerator[Any
 
 
 class WebSocketApp:
-    """An ASGI 3 application serving one handler; ``handler`` and the hooks stay attributes."""
+    """An ASGI 3 application serving one handler; ``handler`` and its ``options`` (an
+    ``AppOptions``: the hooks, limits and lifespan, each also an attribute) stay readable."""
 
     def __init__(
         self,
@@ -59,47 +61,66 @@ class WebSocketApp:
         lifespan: Lifespan | None = None,
     ) -> None:
         generator = as_generator(handler)
-        if lifespan is not None:
-            check_lifespan(lifespan, f"websocket app {callable_name(handler)}")
-        for role, hook in (
-            ("on_connect", on_connect),
-            ("on_disconnect", on_disconnect),
-            ("on_close", on_close),
-        ):
-            if hook is not None:
-                check_hook(hook, role)
-        max_buffered = options.count(max_buffered, "max_buffered expected a positive int")
-        drain_timeout = options.seconds(drain_timeout, "drain_timeout", zero=True)
-        stall_timeout = options.optional_seconds(stall_timeout, "stall_timeout")
-        self.handler = handler
-        self.on_connect = on_connect
-        self.on_disconnect = on_disconnect
-        self.on_close = on_close
-        self.max_buffered = max_buffered
-        self.drain_timeout = float(drain_timeout)
-        self.stall_timeout = stall_timeout
-        self.lifespan = lifespan
-        self._settings = Settings(
-            generator,
-            callable_name(handler),
-            on_connect,
-            on_disconnect,
-            on_close,
-            max_buffered,
-            self.drain_timeout,
-            stall_timeout,
+        name = callable_name(handler)
+        self.options = AppOptions(
+            on_connect=on_connect,
+            on_disconnect=on_disconnect,
+            on_close=on_close,
+            max_buffered=max_buffered,
+            drain_timeout=drain_timeout,
+            stall_timeout=stall_timeout,
+            lifespan=lifespan,
+            owner=f"websocket app {name}",
         )
+        self.handler = handler
+        self._generator = generator
+        self._name = name
         # The handler's name and doc, but no __wrapped__: frameworks that inspect an ASGI
         # app's signature (Litestar) must see (scope, receive, send), not the handler's.
         for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
             if hasattr(handler, attribute):
                 setattr(self, attribute, getattr(handler, attribute))
 
+    @property
+    def on_connect(self) -> Hook | None:
+        """The ``on_connect`` hook, or ``None``."""
+        return self.options.on_connect
+
+    @property
+    def on_disconnect(self) -> Hook | None:
+        """The ``on_disconnect`` hook, or ``None``."""
+        return self.options.on_disconnect
+
+    @property
+    def on_close(self) -> Hook | None:
+        """The ``on_close`` hook, or ``None``."""
+        return self.options.on_close
+
+    @property
+    def max_buffered(self) -> int:
+        """How many frames may be read ahead of the handler."""
+        return self.options.max_buffered
+
+    @property
+    def drain_timeout(self) -> float:
+        """How long the handler may run on after its client left."""
+        return self.options.drain_timeout
+
+    @property
+    def stall_timeout(self) -> float | None:
+        """The stall policy's timeout, or ``None`` (off)."""
+        return self.options.stall_timeout
+
+    @property
+    def lifespan(self) -> Lifespan | None:
+        """The app's lifespan, or ``None``."""
+        return self.options.lifespan
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve an ASGI scope: ``websocket`` runs the handler, ``http`` gets 426."""
         kind = scope["type"]
         if kind == "websocket":
-            await run_connection(self._settings, scope, receive, send)
+            await run_connection(self._generator, self._name, self.options, scope, receive, send)
         elif kind == "http":
             await upgrade_required(receive, send)
         elif kind == "lifespan":
@@ -109,24 +130,16 @@ class WebSocketApp:
 
     def replace(self, **changes: Any) -> WebSocketApp:
         """A new app like this one with some of ``handler``, the hooks and limits changed."""
-        options: dict[str, Any] = {
-            "on_connect": self.on_connect,
-            "on_disconnect": self.on_disconnect,
-            "on_close": self.on_close,
-            "max_buffered": self.max_buffered,
-            "drain_timeout": self.drain_timeout,
-            "stall_timeout": self.stall_timeout,
-            "lifespan": self.lifespan,
-        }
         handler = changes.pop("handler", self.handler)
-        unknown = set(changes) - set(options)
+        known = {f.name for f in dataclasses.fields(AppOptions)} - {"owner"}
+        unknown = set(changes) - known
         if unknown:
-            raise TypeError(f"replace expected handler or {sorted(options)}, got {sorted(unknown)}")
-        options.update(changes)
-        return WebSocketApp(handler, **options)
+            raise TypeError(f"replace expected handler or {sorted(known)}, got {sorted(unknown)}")
+        current = {name: getattr(self.options, name) for name in known}
+        return WebSocketApp(handler, **{**current, **changes})
 
     def __repr__(self) -> str:
-        return f"<WebSocketApp {self._settings.name}>"
+        return f"<WebSocketApp {self._name}>"
 
 
 @overload

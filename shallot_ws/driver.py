@@ -1,10 +1,12 @@
 """The driver: one WebSocket connection's life, from the handshake to ``on_close``.
 
 The only module that awaits the server's ``send`` on a websocket connection (the handshake's
-answer included). docs/design.md §2 is its specification:
+answer included). The connection's phase moves only through ``lifecycle.advance``: every
+event below is a step of that table, and the driver does the step's action. docs/design.md
+§2 and docs/handlers.md ("The lifecycle, as a table") are its specification:
 
 1. handshake (``handshake.py``): ``on_connect`` decides accept, close (HTTP 403) or denial;
-2. open: the handler runs; the receiver reads inline or through its watcher, bounded;
+2. open: the handler runs; its inbound half reads inline or through its watcher, bounded;
 3. the handler returns: close 1000;
 4. the handler yields a close: sent as given, then the generator is closed;
 5. the client leaves: nothing more is sent; a handler that is not reading is closed at its
@@ -19,66 +21,40 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from .cancelling import COUNTS, cancel_requested, uncancel
-from .errors import ProtocolError, WSDisconnect
+from .cancelling import CancelTimer, cancel_requested
+from .errors import LifecycleError, ProtocolError, WSDisconnect
 from .handshake import handshake
 from .hooks import run_closing_hook
-from .lifecycle import Outcome
+from .inbound import Inbound
+from .lifecycle import DRAINING, Action, Event, Outcome, Phase, advance
 from .messages import SEND_TYPE, check_outgoing
+from .options import AppOptions
 from .receiver import Receiver
-from .reporting import logger, report, testing_box
-from .types import Hook, Message, Receive, Scope, Send
+from .reporting import logger, report
+from .types import FrameSource, Message, Receive, Scope, Send
 
-__all__ = ["Settings", "run_connection"]
+__all__ = ["HandlerGenerator", "run_connection"]
+
+HandlerGenerator = Callable[[Scope, FrameSource[Any]], AsyncGenerator[Any, None]]
 
 SHUTDOWN_CLOSE: Message = {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
 ERROR_CLOSE: Message = {"type": "websocket.close", "code": 1011, "reason": ""}
 NORMAL_CLOSE: Message = {"type": "websocket.close", "code": 1000, "reason": ""}
 
-FINISHED, CLOSED, DISCONNECTED, FAILED = (
-    Outcome.FINISHED,
-    Outcome.CLOSED,
-    Outcome.DISCONNECTED,
-    Outcome.FAILED,
-)
+_DRAIN_MESSAGE = "shallot_ws: the client left and the handler did not stop"
+_SENDS_PER_TURN = 32  # at most this many sends in a row without a read or a loop turn
+_MIN_CLOSE_WAIT = 0.05  # the shortest wait for the close at shutdown (drain_timeout=0)
+_GONE = Phase.GONE
 
 
-class Settings:
-    """What the driver needs of a websocket app: its handler, hooks and limits."""
-
-    __slots__ = (
-        "drain_timeout",
-        "generator",
-        "max_buffered",
-        "name",
-        "on_close",
-        "on_connect",
-        "on_disconnect",
-        "stall_timeout",
-    )
-
-    def __init__(
-        self,
-        generator: Callable[[Scope, Receiver], AsyncGenerator[Any, None]],
-        name: str,
-        on_connect: Hook | None,
-        on_disconnect: Hook | None,
-        on_close: Hook | None,
-        max_buffered: int,
-        drain_timeout: float,
-        stall_timeout: float | None,
-    ) -> None:
-        self.generator = generator
-        self.name = name
-        self.on_connect = on_connect
-        self.on_disconnect = on_disconnect
-        self.on_close = on_close
-        self.max_buffered = max_buffered
-        self.drain_timeout = drain_timeout
-        self.stall_timeout = stall_timeout
-
-
-async def run_connection(settings: Settings, scope: Scope, receive: Receive, send: Send) -> None:
+async def run_connection(
+    handler: HandlerGenerator,
+    name: str,
+    options: AppOptions,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
     """Serve one ``websocket`` scope: handshake, handler, hooks."""
     try:
         asyncio.get_running_loop()
@@ -89,176 +65,173 @@ async def run_connection(settings: Settings, scope: Scope, receive: Receive, sen
         ) from None
     event = await receive()
     if event["type"] != "websocket.connect":
+        advance(Phase.CONNECTING, Event.FAULT)
         raise ProtocolError(f"expected a 'websocket.connect' event first, got {event['type']!r}")
-    answer = await handshake(settings.on_connect, scope)
-    if answer[0]["type"] != "websocket.accept":
-        for message in answer:
-            await send(message)
-        return
-    outcome = FAILED
-    cancelled: BaseException | None = None
-    session = _Session(settings, scope, receive, send)
-    try:
-        # Accepted from the moment the accept is being sent: a cancellation even then
-        # still runs on_close (the server may have completed the handshake).
-        await send(dict(answer[0]))
-        outcome = await session.run()
-    except asyncio.CancelledError as exc:  # the server cancelled us: hooks still run
-        cancelled = exc
-        if session.client_left:
-            outcome = DISCONNECTED
-    finally:
-        if outcome is DISCONNECTED and settings.on_disconnect is not None:
-            cancelled = (
-                await run_closing_hook(settings.on_disconnect, "on_disconnect", scope) or cancelled
-            )
-        if settings.on_close is not None:
-            cancelled = await run_closing_hook(settings.on_close, "on_close", scope) or cancelled
-    if cancelled is not None:
-        raise cancelled
-
-
-_DRAIN_MESSAGE = "shallot_ws: the client left and the handler did not stop"
-_SENDS_PER_TURN = 32  # at most this many sends in a row without a read or a loop turn
-_MIN_CLOSE_WAIT = 0.05  # the shortest wait for the close at shutdown (drain_timeout=0)
-_UNCANCEL = COUNTS  # before 3.11, a cancellation is told by its message
+    await _Session(handler, name, options, scope, receive, send).serve()
 
 
 class _Session:
-    """One accepted connection: runs the handler and sends what it yields.
-
-    ``_live``: the handler runs, or is being closed after its client left; only then may the
-    drain timer cancel it. ``_closed``: this connection's one close was sent (or is being
-    sent); no other follows.
-    """
+    """One connection: its phase and outcome, its inbound half, the handler it runs."""
 
     __slots__ = (
-        "_cancels",
         "_close_code",
-        "_closed",
-        "_drain",
-        "_live",
-        "_receiver",
+        "_handler",
+        "_inbound",
+        "_name",
+        "_options",
+        "_phase",
         "_scope",
         "_send",
-        "_settings",
         "_task",
+        "_timer",
+        "outcome",
     )
 
-    def __init__(self, settings: Settings, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(
+        self,
+        handler: HandlerGenerator,
+        name: str,
+        options: AppOptions,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
         loop = asyncio.get_running_loop()
-        self._settings = settings
+        self._handler = handler
+        self._name = name
+        self._options = options
         self._scope = scope
         self._send = send
-        self._receiver = Receiver(
-            receive,
-            settings.max_buffered,
-            loop,
-            self._arm_drain,
-            settings.stall_timeout,
-            settings.name,
+        self._inbound = Inbound(
+            receive, options.max_buffered, loop, self._gone, options.stall_timeout, name
         )
         self._task = asyncio.current_task()
-        self._drain: asyncio.TimerHandle | None = None
-        self._cancels = 0
-        self._live = False
-        self._closed = False
+        self._timer: CancelTimer | None = None  # the drain timer, made when first needed
+        self._phase = Phase.CONNECTING
+        self.outcome = Outcome.FAILED  # until a step settles it
         self._close_code = 1006  # the code of the close this connection sent, if any
-        box = testing_box(scope)
-        if box is not None:  # the in-memory test client checks the buffer's bound
-            box.setdefault("receivers", []).append(self._receiver)
+
+    def _step(self, event: Event) -> Action:
+        """Move through the lifecycle table; the action to do."""
+        step = advance(self._phase, event)
+        self._phase = step.phase
+        if step.outcome is not None:
+            self.outcome = step.outcome
+        return step.action
+
+    async def serve(self) -> None:
+        """Handshake, then (if accepted) the handler and the hooks."""
+        options = self._options
+        try:
+            answer = await handshake(options.on_connect, self._scope)
+        except asyncio.CancelledError:
+            self._step(Event.SHUTDOWN)  # nothing accepted: no hooks
+            raise
+        if answer[0]["type"] != "websocket.accept":
+            self._step(Event.REFUSE)
+            for message in answer:
+                await self._send(message)
+            return
+        self._step(Event.ACCEPT)
+        cancelled: BaseException | None = None
+        try:
+            # Accepted from the moment the accept is being sent: a cancellation even then
+            # still runs on_close (the server may have completed the handshake).
+            try:
+                await self._send(dict(answer[0]))
+            except OSError:  # the client left during the handshake
+                self._step(Event.LEFT)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the server refused the accept: hooks run, the error goes on
+                self._step(Event.FAULT)
+                raise
+            else:
+                self._step(Event.SENT)
+                await self._run()
+        except asyncio.CancelledError as exc:  # the server cancelled us: hooks still run
+            cancelled = exc
+            self._step(Event.SHUTDOWN)
+        finally:
+            try:
+                self._step(Event.CLEANED)
+            finally:
+                cancelled = await self._run_hooks() or cancelled
+        if cancelled is not None:
+            raise cancelled
+
+    async def _run_hooks(self) -> BaseException | None:
+        """``on_disconnect`` (if the client left), then ``on_close``; a cancellation while
+        they ran is returned, to be raised once both did."""
+        options = self._options
+        scope = self._scope
+        cancelled = None
+        if self.outcome is Outcome.DISCONNECTED and options.on_disconnect is not None:
+            cancelled = await run_closing_hook(options.on_disconnect, "on_disconnect", scope)
+        if options.on_close is not None:
+            cancelled = await run_closing_hook(options.on_close, "on_close", scope) or cancelled
+        return cancelled
 
     # The drain timer: armed when the client leaves, re-armed each time the handler takes a
-    # buffered frame; when it fires, a handler still running is stopped where it waits.
+    # buffered frame; when it fires, a handler still running is cancelled where it waits,
+    # again after each drain time while it swallows that.
 
-    def _arm_drain(self) -> None:
-        if not self._live:
-            return
-        self._disarm()
-        delay = 0.0 if self._receiver._error is not None else self._settings.drain_timeout
-        self._drain = asyncio.get_running_loop().call_later(delay, self._drain_expired)
+    def _gone(self) -> None:
+        """The inbound's news: the client left, or the server broke the protocol."""
+        action = self._step(Event.FAULT if self._inbound.fault is not None else Event.LEFT)
+        drain = self._options.drain_timeout
+        if action is Action.ARM_DRAIN:
+            self._drain().arm(drain, repeat=drain)
+        elif action is Action.CANCEL_HANDLER:
+            self._drain().arm(0.0, repeat=drain)
+
+    def _drain(self) -> CancelTimer:
+        timer = self._timer
+        if timer is None:
+            timer = self._timer = CancelTimer(
+                self._task, message=_DRAIN_MESSAGE, gate=self._expired
+            )
+        return timer
+
+    def _expired(self) -> bool:
+        """The drain timer fired: whether to cancel the handler (the table says)."""
+        return self._step(Event.DRAIN_EXPIRED) is Action.CANCEL_HANDLER
 
     def _disarm(self) -> None:
-        if self._drain is not None:
-            self._drain.cancel()
-            self._drain = None
+        if self._timer is not None:
+            self._timer.disarm()
 
-    def _drain_expired(self) -> None:
-        # Cancel the handler where it waits; again after each drain time while it swallows
-        # the cancellation, so no handler outlives its client by much.
-        self._drain = None
-        task = self._task
-        if not self._live or task is None or task.done():
-            return
-        self._cancels += 1
-        if _UNCANCEL:
-            task.cancel()
-        else:
-            task.cancel(_DRAIN_MESSAGE)
-        self._drain = asyncio.get_running_loop().call_later(
-            self._settings.drain_timeout, self._drain_expired
-        )
+    def _owns(self, exc: BaseException) -> bool:
+        """Whether a CancelledError is the drain timer's alone; if so, it is consumed."""
+        timer = self._timer
+        return timer is not None and timer.owns(exc)
 
-    def _was_stopped(self, exc: BaseException) -> bool:
-        """Whether a CancelledError is the drain timer's own; if so, it is consumed."""
-        if not self._cancels:
-            return False
-        cancels, self._cancels = self._cancels, 0
-        if not _UNCANCEL:
-            return exc.args == (_DRAIN_MESSAGE,)
-        remaining = 0
-        for _ in range(cancels):
-            remaining = uncancel(self._task)  # type: ignore[arg-type]
-        return remaining == 0  # anything left is the server's own cancellation
-
-    def _forget_cancels(self) -> None:
-        """Cancellations the handler swallowed: take them back, the task must not end
-        still marked as being cancelled."""
-        if self._cancels and _UNCANCEL and self._task is not None:
-            for _ in range(self._cancels):
-                uncancel(self._task)
-        self._cancels = 0
-
-    def _cancelled_by_nobody(self) -> bool:
-        """Whether a CancelledError was raised by the handler itself (3.11+ can tell)."""
-        return not cancel_requested(self._task)
-
-    @property
-    def client_left(self) -> bool:
-        """Whether the driver knows the client is gone."""
-        return self._receiver._quiet
-
-    async def run(self) -> Outcome:
-        """Run the handler to its end; return how the connection ended."""
-        settings = self._settings
-        receiver = self._receiver
-        generator = settings.generator(self._scope, receiver)
-        receiver._start()
-        self._live = True
-        outcome = FAILED
+    async def _run(self) -> None:
+        """Run the handler to its end and close its generator; stop the inbound half."""
+        inbound = self._inbound
+        generator = self._handler(self._scope, Receiver(inbound))
+        inbound.start()
         try:
-            outcome = await self._pump(generator)
-            return outcome
+            await self._pump(generator)
         finally:
-            receiver._active = False  # the handler is done with the client: no more watching
-            if outcome is not DISCONNECTED:  # its finally blocks run like any clean-up: unbounded
-                self._live = False
+            inbound.release()  # the handler is done with the client: no more watching
+            if self._phase not in DRAINING:  # its finally blocks run like any clean-up
                 self._disarm()
             try:
                 await generator.aclose()  # after the client left, the drain timer applies
             except asyncio.CancelledError as exc:
-                if not self._was_stopped(exc):
+                if not self._owns(exc):
                     raise
             except Exception as exc:
-                report(self._scope, exc, "handler %s raised while closing", settings.name)
+                self._step(Event.RAISED)  # reported, nothing sent: the close is behind
+                report(self._scope, exc, "handler %s raised while closing", self._name)
             finally:
-                self._live = False
-                self._disarm()
-                self._forget_cancels()
-                await receiver._stop(self._close_code)
+                if self._timer is not None:
+                    self._timer.forget()  # and cancellations the handler swallowed
+                await inbound.stop(self._close_code)
 
-    async def _pump(self, generator: AsyncGenerator[Any, None]) -> Outcome:
-        receiver = self._receiver
+    async def _pump(self, generator: AsyncGenerator[Any, None]) -> None:
+        inbound = self._inbound
         send = self._send
         sends = 0
         last_taken = -1
@@ -269,18 +242,18 @@ class _Session:
                 except Exception:
                     trusted = False
                 if not trusted:
-                    message = check_outgoing(message, f"handler {self._settings.name}")
+                    message = check_outgoing(message, f"handler {self._name}")
                     if message["type"] == "websocket.close":
-                        if receiver._quiet:
-                            return DISCONNECTED  # closed at its yield: nothing more to send
-                        return await self._close(message, CLOSED)
-                if receiver._quiet:  # nothing more is sent: the client left
-                    if receiver._disconnect is None:  # sends fail, but frames may come yet
+                        await self._on(Event.CLOSE_YIELDED, message)
+                        return
+                if self._phase is _GONE:  # nothing more is sent: the client left
+                    if not inbound.ended:  # sends fail, but frames may come yet
                         await asyncio.sleep(0)
                         continue
-                    if receiver._frames:
+                    if inbound.pending:
                         continue  # drop, and let the handler read the rest
-                    return DISCONNECTED
+                    await self._on(Event.RETURNED)  # stopped at its yield
+                    return
                 sends += 1
                 if sends == _SENDS_PER_TURN:
                     # The loop always gets a turn: a server's send may never suspend
@@ -288,85 +261,96 @@ class _Session:
                     # would then freeze every connection of the worker. A handler that
                     # read a frame meanwhile gave the loop its turns in its reads.
                     sends = 0
-                    taken = receiver._taken_count
+                    taken = inbound.taken
                     if taken == last_taken:
                         await asyncio.sleep(0)
                     last_taken = taken
                 try:
                     await send(message)
                 except OSError:  # ASGI 2.4: the client is gone
-                    receiver._lost()
+                    inbound.lost()
                 except Exception:  # a server refusing a message: say what was wrong with it
                     if trusted:
-                        check_outgoing(message, f"handler {self._settings.name}")
+                        check_outgoing(message, f"handler {self._name}")
                     raise
-        except WSDisconnect as exc:
-            if not receiver._quiet:  # not this client's: the handler raised it
-                return await self._fail(exc)
-            return DISCONNECTED
+        except WSDisconnect as exc:  # this client's, passed through: it left; else raised
+            await self._on(Event.RETURNED if self._phase is _GONE else Event.RAISED, error=exc)
+            return
         except asyncio.CancelledError as exc:
-            if self._was_stopped(exc):
-                if receiver._error is not None:  # the server broke the protocol
-                    return await self._fail(receiver._error)
-                return DISCONNECTED
-            if self._cancelled_by_nobody():  # the handler raised it itself
-                return await self._fail(exc)
-            await self._close_at_shutdown()
+            if self._owns(exc):  # the drain timer's: stopped after its client left or a fault
+                fault = inbound.fault
+                await self._on(Event.RETURNED if fault is None else Event.RAISED, error=fault)
+                return
+            if not cancel_requested(self._task):  # the handler raised it itself
+                await self._on(Event.RAISED, error=exc)
+                return
+            await self._on(Event.SHUTDOWN)
             raise
         except Exception as exc:
-            return await self._fail(exc)
-        if receiver._quiet:
-            return DISCONNECTED
-        return await self._close(NORMAL_CLOSE, FINISHED)
+            await self._on(Event.RAISED, error=exc)
+            return
+        await self._on(Event.RETURNED)
 
-    async def _close_at_shutdown(self) -> None:
-        """Send the 1001 close, but wait for it at most the drain time: a client that has
-        stopped reading must not keep the clean-up (generator, hooks) from running."""
-        bound = max(self._settings.drain_timeout, _MIN_CLOSE_WAIT)
+    async def _on(
+        self, event: Event, message: Message | None = None, error: BaseException | None = None
+    ) -> None:
+        """Step ``event`` (an end of the handler, or a shutdown) and do its action."""
+        action = self._step(event)
+        if action is Action.NOTHING:
+            return
+        if action is Action.SEND_NORMAL_CLOSE:
+            await self._close(NORMAL_CLOSE)
+        elif action is Action.SEND_HANDLER_CLOSE and message is not None:
+            await self._close(message)
+        elif action is Action.SEND_ERROR_CLOSE and error is not None:
+            report(self._scope, error, "handler %s raised; closing with 1011", self._name)
+            await self._close(ERROR_CLOSE)
+        elif action is Action.SEND_SHUTDOWN_CLOSE:
+            # wait for it at most the drain time: a client that has stopped reading must not
+            # keep the clean-up (generator, hooks) from running
+            await self._close(SHUTDOWN_CLOSE, max(self._options.drain_timeout, _MIN_CLOSE_WAIT))
+        elif action is Action.REPORT_ERROR and error is not None:
+            report(self._scope, error, "handler %s raised after its client left", self._name)
+        else:
+            raise LifecycleError(f"the driver cannot do {action.name} on event {event.name}")
+
+    async def _close(self, message: Message, bound: float | None = None) -> None:
+        """Send this connection's one close (phase CLOSING); ``bound``: wait at most that."""
+        self._close_code = message["code"]
+        self._disarm()  # no drain cancellation while closing: the client is there
         try:
-            await asyncio.wait_for(self._close(SHUTDOWN_CLOSE, FAILED, quiet=True), bound)
-        except asyncio.TimeoutError:
+            if bound is None:
+                await self._send(dict(message))  # a copy: a server may keep or change it
+            else:
+                await asyncio.wait_for(self._send(dict(message)), bound)
+        except asyncio.TimeoutError:  # (an OSError too, from 3.11: caught first)
+            self._step(Event.CLOSE_REFUSED)
             logger.warning(
-                "handler %s: the 1001 close at shutdown was not sent within %s s (the client "
-                "is not reading); cleaning up without it",
-                self._settings.name,
+                "handler %s: the %s close was not sent within %s s (the client is not "
+                "reading); cleaning up without it",
+                self._name,
+                message["code"],
                 bound,
             )
-
-    async def _fail(self, exc: BaseException) -> Outcome:
-        """The handler raised (or yielded something invalid): log, close with 1011."""
-        report(self._scope, exc, "handler %s raised; closing with 1011", self._settings.name)
-        return await self._close(ERROR_CLOSE, FAILED, quiet=True)
-
-    async def _close(self, message: Message, outcome: Outcome, *, quiet: bool = False) -> Outcome:
-        """Send this connection's one close, and return ``outcome``; or DISCONNECTED if the
-        client is gone. ``quiet``: a server that refuses the close is only logged."""
-        receiver = self._receiver
-        if receiver._quiet:
-            return DISCONNECTED
-        if self._closed:
-            return outcome
-        self._closed = True
-        self._close_code = message["code"]
-        self._live = False  # no drain cancellation while closing: the client is there
-        self._disarm()
-        try:
-            await self._send(dict(message))  # a copy: a server may keep or change it
+            return
         except OSError:  # ASGI 2.4: the client left before the close
-            receiver._lost()
-            return DISCONNECTED
+            self._inbound.lost()
+            return
         except asyncio.CancelledError as exc:
-            if not self._was_stopped(exc):  # a drain cancel requested just before: ours
+            if not self._owns(exc):
                 raise
+            # a drain cancel requested just before (a fault): the close may not have gone
+            self._step(Event.CLOSE_REFUSED)
+            logger.warning("handler %s: the %s close was interrupted", self._name, message["code"])
+            return
         except Exception as exc:
-            if not quiet:
-                raise
-            # the handler's error is logged already; that its close was refused is news too
+            self._step(Event.CLOSE_REFUSED)
             logger.warning(
                 "the server refused the %s close of handler %s (%s: %s)",
                 message["code"],
-                self._settings.name,
+                self._name,
                 type(exc).__name__,
                 exc,
             )
-        return outcome
+            return
+        self._step(Event.SENT)

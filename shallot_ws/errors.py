@@ -13,6 +13,7 @@
      ├── BroadcastError          a broadcast's broker is unreachable, or the broadcast is closed
      ├── ProtocolError           the ASGI server broke the contract (event or scope)
      ├── ReceiverBusy            a second task awaits a receiver another task is reading
+ ├── LifecycleError          the driver met an event its phase cannot meet (a bug: report it)
      └── TestingError            an in-memory test connection saw what the test did not expect
           ├── WSTimeout          the app did not answer within the test's timeout
           ├── AppClosed          the app closed the connection; carries its code and reason
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidHandler",
     "InvalidMessage",
     "InvalidMessageType",
+    "LifecycleError",
     "ProtocolError",
     "ReceiverBusy",
     "RouteError",
@@ -118,6 +120,11 @@ class ReceiverBusy(ShallotWSError, RuntimeError):
     """A task awaited ``receiver.receive()`` while another task was already waiting on the
     same receiver: one reader at a time, so no frame goes to a reader that did not expect it
     and no reader waits for ever."""
+
+
+class LifecycleError(ShallotWSError, RuntimeError):
+    """The driver met an event that its connection's phase cannot meet (lifecycle.TABLE has
+    no such pair). Never expected: it is a bug in shallot_ws, please report it."""
 
 
 class TestingError(ShallotWSError, AssertionError):

@@ -1,53 +1,53 @@
-"""Reading the server's events for a handler: inline, through a watcher, bounded.
+"""A connection's inbound half: the buffer of the client's frames, the handler's reads, and
+the driver's controls.
 
 Theory of operation. Exactly one coroutine at a time awaits the server's ``receive()``:
 
 * while the handler asks for a frame and the buffer is empty, the handler itself awaits
   ``receive()`` inline (no task switch per frame: the fast path of every echo);
-* while the handler is elsewhere (yielding, sleeping, awaiting a feed), a *watcher* task
-  reads on its behalf into the buffer, so a disconnect is noticed at once. It is started by a
-  check that runs one loop iteration after the handler left the receiver, and only if the
-  handler has not come back by then;
+* while the handler is elsewhere (yielding, sleeping, awaiting a feed), the ``Watcher``
+  (watcher.py) reads on its behalf into the buffer, bounded by ``limit``, so a disconnect is
+  noticed at once; the stall policy is the watcher's too;
 * if the handler asks while the watcher is mid-read, it waits for that read, and the watcher
-  then stops, so the handler reads inline again;
-* the watcher stops when the buffer holds ``limit`` frames: nobody reads, the server's queue
-  fills, and its flow control pushes back on the client. Memory stays bounded;
-* but a disconnect then waits behind the unread frames. If the buffer stays full for
-  ``stall_timeout`` and the handler has never asked for a frame (a stream that only yields),
-  the watcher reads on and drops what does not fit (counted, logged once), so the client's
-  leaving is seen; once the handler asks for a frame, backpressure is back for good. A
-  handler that has asked, however slowly it reads, never loses a frame.
+  then stops, so the handler reads inline again.
 
 When the client leaves, the buffered frames are still handed out, then iteration ends. The
-driver is told through ``on_gone``, each time the handler takes a frame after that too, so it
-can stop a handler that is not reading. ``Receiver`` (receiver.py) is the handler's side.
+driver is told through ``on_gone`` (the client left, or the server broke the protocol), each
+time the handler takes a frame after that too, so it can stop a handler that is not reading.
+
+Three sides, three sets of names: the handler's (``frames``, ``receive``, ``buffered``, ...,
+reached through the ``Receiver`` facade in receiver.py), the watcher's (``idle``,
+``absorb``, ``deliver``, ``watched``) and the driver's (``start``, ``release``, ``lost``,
+``stop``, ``gone``, ``ended``, ``fault``, ``taken``). No other module reads its members.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from types import AsyncGeneratorType
+from typing import cast
 
 from .errors import ProtocolError, ReceiverBusy, WSDisconnect
-from .reporting import logger
 from .types import Frame, Message, Receive
+from .watcher import Watcher
 
 __all__ = ["Inbound"]
 
 
+def _nobody() -> None:
+    """``on_gone`` once the connection is over: the driver is not told any more."""
+
+
 class Inbound:
-    """The reading machinery under a ``Receiver``: buffer, watcher, stall policy."""
+    """The client's frames for one connection: buffered, read inline or by the watcher."""
 
     __slots__ = (
         "_active",
         "_arrived",
         "_asked",
-        "_check_pending",
         "_disconnect",
-        "_dropped",
-        "_dropping",
         "_error",
         "_fast",
         "_frames",
@@ -55,16 +55,12 @@ class Inbound:
         "_iterator",
         "_limit",
         "_loop",
-        "_name",
         "_on_gone",
         "_quiet",
         "_reader",
         "_reading",
         "_receive",
-        "_stall",
-        "_stall_mark",
-        "_stall_timer",
-        "_taken_count",
+        "_taken",
         "_waiter",
         "_watcher",
     )
@@ -86,24 +82,97 @@ class Inbound:
         self._active = True
         self._reading = False  # in ``receive()``'s inline read
         self._reader: asyncio.Task[object] | None = None  # the task in that read
-        self._interrupt = False  # ``_stop`` cancelled that task: its read ends in a disconnect
+        self._interrupt = False  # ``stop`` cancelled that task: its read ends in a disconnect
         self._iterator: AsyncGeneratorType[Frame, None] | None = None
-        self._check_pending = False
-        self._watcher: asyncio.Task[None] | None = None
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None  # a reader waiting on the watcher
         self._disconnect: WSDisconnect | None = None
         self._error: Exception | None = None
         self._fast = True  # buffer empty, no watcher, client there, no error
-        self._stall = stall_timeout
-        self._stall_timer: asyncio.TimerHandle | None = None
-        self._stall_mark = 0
-        self._taken_count = 0  # frames taken from the buffer
-        self._dropping = False
-        self._dropped = 0
+        self._taken = 0  # frames the handler took
         self._asked = False  # whether the handler ever asked for a frame
         self._quiet = False  # nothing more may be sent: the client left or a send failed
-        self._name = name
         self._arrived = 0.0  # when the newest buffered frame arrived (loop.time())
+        self._watcher = Watcher(self, receive, loop, stall_timeout, name)
+
+    # -- the handler's side ---------------------------------------------------------------
+
+    def frames(self) -> AsyncIterator[Frame]:
+        """The frames as an async iterator: ends once the client left and all were taken."""
+        self._asked = True
+        iterator = cast("AsyncGeneratorType[Frame, None]", self._iterate())
+        self._iterator = iterator
+        return iterator
+
+    async def _iterate(self) -> AsyncGenerator[Frame, None]:
+        frames = self._frames
+        receive = self._receive
+        look_soon = self._watcher.look_soon
+        while True:
+            if self._fast:
+                # The fast path: buffer empty, no watcher, client there. The handler reads
+                # inline, no task switch. While it waits here, ``ag_await`` of this generator
+                # is set: ``idle`` looks at that. Only 'websocket.receive' carries 'text'.
+                try:
+                    event = await receive()
+                except BaseException:  # cancelled: the handler reads no more here
+                    self._look_soon()
+                    raise
+                frame = event.get("text")
+                if frame is None:
+                    frame = self.absorb(event)
+                    if frame is None:
+                        self._on_gone()
+                        return
+                self._taken += 1
+                look_soon()
+                yield frame
+            elif frames:
+                frame = frames.pop(0)
+                self._took()
+                yield frame
+            elif self._disconnect is not None:
+                return
+            else:
+                pulled = await self._pull()
+                if pulled is None:
+                    return
+                yield pulled
+
+    async def receive(self) -> Frame:
+        """The next frame; raises ``WSDisconnect`` once the client has left."""
+        self._asked = True
+        frames = self._frames
+        if frames:
+            frame = frames.pop(0)
+            self._took()
+            return frame
+        if self._disconnect is None:
+            pulled = await self._pull()
+            if pulled is not None:
+                return pulled
+        raise cast(WSDisconnect, self._disconnect)
+
+    @property
+    def buffered(self) -> int:
+        """How many frames have arrived that the handler has not taken yet."""
+        return len(self._frames)
+
+    @property
+    def dropped(self) -> int:
+        """Frames the stall policy dropped."""
+        return self._watcher.dropped
+
+    @property
+    def arrived_at(self) -> float | None:
+        """When the newest frame waiting unread arrived, or ``None`` while none waits."""
+        return self._arrived if self._frames else None
+
+    @property
+    def disconnected(self) -> WSDisconnect | None:
+        """The client's disconnect, ``WSDisconnect(1006)`` after a failed send, or ``None``."""
+        if self._disconnect is None and self._quiet:  # a send failed: gone, no close frame
+            return WSDisconnect(1006, "")
+        return self._disconnect
 
     async def _pull(self) -> Frame | None:
         """The buffer is empty and the client not known gone: get a frame, or ``None``."""
@@ -120,7 +189,7 @@ class Inbound:
                 "waits: read the receiver in one task and hand frames on (a queue), or use "
                 "merge()"
             )
-        if self._watcher is not None:
+        if self._watcher.running:
             waiter = self._loop.create_future()
             self._waiter = waiter
             try:
@@ -129,7 +198,7 @@ class Inbound:
                 self._waiter = None
             if self._frames:
                 frame = self._frames.pop(0)
-                self._taken()
+                self._took()
                 return frame
             if self._error is not None:
                 raise self._error
@@ -142,20 +211,20 @@ class Inbound:
             self._reading = False
             self._reader = None
             if self._interrupted(exc):
-                raise self._disconnect from None  # type: ignore[misc]
+                raise cast(WSDisconnect, self._disconnect) from None
             self._look_soon()
             raise
         self._reading = False
         self._reader = None
-        pulled = self._absorb(event)
+        pulled = self.absorb(event)
         if pulled is None:
             self._on_gone()
             return None
-        self._taken()
+        self._took()
         return pulled
 
     def _interrupted(self, exc: BaseException) -> bool:
-        """Whether ``exc`` is ``_stop``'s interruption of a reader left behind (taken back)."""
+        """Whether ``exc`` is ``stop``'s interruption of a reader left behind (taken back)."""
         if not self._interrupt or not isinstance(exc, asyncio.CancelledError):
             return False
         self._interrupt = False
@@ -164,8 +233,67 @@ class Inbound:
             return task.uncancel() == 0  # someone else's cancellation too: let it through
         return True  # pragma: no cover - Python 3.10 cannot count cancellations
 
-    def _absorb(self, event: Message) -> Frame | None:
-        """The frame an event carries, or ``None`` for the client's disconnect."""
+    def _took(self) -> None:
+        """The handler took a frame and goes elsewhere: see, soon, whether to watch for it."""
+        self._taken += 1
+        self._watcher.reading()  # it reads after all: backpressure again
+        self._refresh()
+        if self._quiet:
+            self._on_gone()  # still reading after the client left: the driver re-arms its timer
+        self._look_soon()
+
+    def _look_soon(self) -> None:
+        if self._disconnect is None:
+            self._watcher.look_soon()
+
+    def _refresh(self) -> None:
+        """Recompute the fast-path flag after the state changed off the fast path."""
+        self._fast = (
+            not self._frames
+            and not self._watcher.running
+            and self._disconnect is None
+            and self._error is None
+        )
+
+    # -- the watcher's side ---------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """Whether the handler is elsewhere and the watcher may read for it: nobody reads
+        inline, the client is there, no fault, room in the buffer."""
+        iterator = self._iterator
+        return (
+            self._active
+            and not self._reading
+            and (iterator is None or iterator.ag_await is None)
+            and self._disconnect is None
+            and self._error is None
+            and len(self._frames) < self._limit
+        )
+
+    @property
+    def full(self) -> bool:
+        """Whether the buffer holds ``limit`` frames."""
+        return len(self._frames) >= self._limit
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a reader waits for the watcher's read."""
+        return self._waiter is not None
+
+    @property
+    def asked(self) -> bool:
+        """Whether the handler ever asked for a frame."""
+        return self._asked
+
+    @property
+    def active(self) -> bool:
+        """Whether the handler still runs (the driver has not released the inbound)."""
+        return self._active
+
+    def absorb(self, event: Message) -> Frame | None:
+        """The frame an event carries, or ``None`` for the client's disconnect (recorded);
+        raises ``ProtocolError`` for any other event."""
         kind = event["type"]
         if kind == "websocket.receive":
             text = event.get("text")
@@ -186,110 +314,63 @@ class Inbound:
             f"expected a 'websocket.receive' or 'websocket.disconnect' event, got {kind!r}"
         )
 
-    def _taken(self) -> None:
-        """The handler took a frame and goes elsewhere: see, soon, whether to watch for it."""
-        self._taken_count += 1
-        self._dropping = False  # it reads after all: backpressure again
+    def watching(self) -> None:
+        """The watcher starts reading: the handler leaves the fast path."""
+        self._fast = False
+
+    def deliver(self, frame: Frame) -> None:
+        """The watcher read ``frame``: buffer it, and wake a reader waiting for it."""
+        self._frames.append(frame)
+        self._arrived = self._loop.time()
+
+    def watched(self, error: Exception | None) -> None:
+        """The watcher stopped (``error``: the server broke the protocol): wake a waiting
+        reader, and tell the driver if the client left or the server faulted."""
+        if error is not None:
+            self._error = error
         self._refresh()
-        if self._quiet:
-            self._on_gone()  # still reading after the client left: the driver re-arms its timer
-        self._look_soon()
-
-    def _look_soon(self) -> None:
-        """The handler left the receiver: see, one loop iteration later, whether to watch."""
-        if self._disconnect is None and not self._check_pending:
-            self._check_pending = True
-            self._loop.call_soon(self._check)
-
-    def _refresh(self) -> None:
-        """Recompute the fast-path flag after the state changed off the fast path."""
-        self._fast = (
-            not self._frames
-            and self._watcher is None
-            and self._disconnect is None
-            and self._error is None
-        )
-
-    def _check(self) -> None:
-        self._check_pending = False
-        iterator = self._iterator
-        if (
-            self._active
-            and not self._reading
-            and (iterator is None or iterator.ag_await is None)
-            and self._watcher is None
-            and self._disconnect is None
-            and self._error is None
-            and len(self._frames) < self._limit
-        ):
-            self._fast = False
-            self._watcher = self._loop.create_task(self._watch())
-
-    async def _watch(self) -> None:
-        frames = self._frames
-        try:
-            while True:
-                frame = self._absorb(await self._receive())
-                if frame is None:
-                    break
-                if len(frames) >= self._limit:  # only while dropping: see the module's doc
-                    self._dropped += 1
-                    continue
-                frames.append(frame)
-                self._arrived = self._loop.time()
-                if self._waiter is not None:
-                    break
-                if len(frames) >= self._limit and not self._dropping:
-                    self._arm_stall()
-                    break
-        except Exception as exc:  # a server that breaks the ASGI contract
-            self._error = exc
-        finally:
-            self._watcher = None
-            self._refresh()
-            waiter = self._waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         if self._disconnect is not None or self._error is not None:
             self._on_gone()
 
-    def _arm_stall(self) -> None:
-        if self._stall is not None and self._stall_timer is None and not self._asked:
-            self._stall_mark = self._taken_count
-            self._stall_timer = self._loop.call_later(self._stall, self._stalled)
-
-    def _stalled(self) -> None:
-        """The buffer has been full for ``stall_timeout``: read on, dropping what overflows."""
-        self._stall_timer = None
-        if self._asked:  # a reader, however slow: it keeps backpressure, loses nothing
-            return
-        if self._taken_count != self._stall_mark:  # the handler read meanwhile
-            if len(self._frames) >= self._limit:
-                self._arm_stall()
-            return
-        if not self._active or self._watcher is not None or self._disconnect is not None:
-            return
-        if self._error is None:
-            if not self._dropped:
-                logger.warning(
-                    "handler %s took no frame for %g s with %d waiting: dropping frames that "
-                    "do not fit until it reads, so that its client leaving is noticed",
-                    self._name,
-                    self._stall,
-                    len(self._frames),
-                )
-            self._dropping = True
-            self._fast = False
-            self._watcher = self._loop.create_task(self._watch())
-
     # -- the driver's side ----------------------------------------------------------------
 
-    def _start(self) -> None:
-        """The handler is about to run: watch for it until it asks for a frame."""
-        self._check_pending = True
-        self._loop.call_soon(self._check)
+    @property
+    def gone(self) -> bool:
+        """Whether nothing more may be sent: the client left, or a send found it gone."""
+        return self._quiet
 
-    def _lost(self) -> None:
+    @property
+    def ended(self) -> bool:
+        """Whether the server's disconnect came (or ``stop`` ran): no frame comes any more."""
+        return self._disconnect is not None
+
+    @property
+    def pending(self) -> bool:
+        """Whether frames wait in the buffer."""
+        return bool(self._frames)
+
+    @property
+    def fault(self) -> Exception | None:
+        """The server's breach of the ASGI protocol the watcher met, if any."""
+        return self._error
+
+    @property
+    def taken(self) -> int:
+        """How many frames the handler took so far."""
+        return self._taken
+
+    def start(self) -> None:
+        """The handler is about to run: watch for it until it asks for a frame."""
+        self._watcher.look_soon()
+
+    def release(self) -> None:
+        """The handler is done with the client: no more watching for it."""
+        self._active = False
+
+    def lost(self) -> None:
         """The server refused a send because the client is gone (ASGI 2.4 ``OSError``): the
         client left with 1006, as if its disconnect had come (the server may never send it)."""
         if not self._quiet:
@@ -298,26 +379,21 @@ class Inbound:
             self._quiet = True
             self._on_gone()  # the same path as a disconnect: the drain time applies
 
-    async def _stop(self, code: int = 1006) -> None:
+    async def stop(self, code: int = 1006) -> None:
         """The connection is over (closed with ``code``): stop watching, and wait until the
         watcher has finished. A read from now on, or one waiting now, is a ``WSDisconnect``
-        with that code at once, never a wait for a server that sends nothing more."""
+        with that code at once, never a wait for a server that sends nothing more. The
+        driver is not told anything any more."""
         self._active = False
         self._fast = False
+        self._on_gone = _nobody
         if self._disconnect is None:
             self._disconnect = WSDisconnect(code, "the connection is closed")
         reader = self._reader
         if self._reading and reader is not None and reader is not asyncio.current_task():
             self._interrupt = True  # a task the handler left reading: it gets the disconnect
             reader.cancel()
-        if self._stall_timer is not None:
-            self._stall_timer.cancel()
-            self._stall_timer = None
-        watcher = self._watcher
-        if watcher is not None:
-            watcher.cancel()
-            await asyncio.wait((watcher,))
-            self._watcher = None  # cancelled before it started, its finally never ran
+        await self._watcher.stop()
         waiter = self._waiter
         if waiter is not None and not waiter.done():  # a reader waiting on that watcher
             waiter.set_result(None)

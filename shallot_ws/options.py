@@ -1,16 +1,33 @@
 """Validating configuration values: one place, one wording.
 
 Pure: no event loop, no I/O. Every option that is a duration goes through ``seconds``, so
-``nan``, ``inf``, ``True`` and negative values are refused the same way everywhere.
+``nan``, ``inf``, ``True`` and negative values are refused the same way everywhere. A
+websocket app's options are one frozen ``AppOptions``, validated when it is made.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from .errors import ConfigError, ConfigTypeError
+from .lifespan import Lifespan, check_lifespan
+from .signatures import check_hook
+from .types import Hook
 
-__all__ = ["count", "optional_seconds", "seconds"]
+__all__ = [
+    "DEFAULT_DRAIN_TIMEOUT",
+    "DEFAULT_MAX_BUFFERED",
+    "DEFAULT_STALL_TIMEOUT",
+    "AppOptions",
+    "count",
+    "optional_seconds",
+    "seconds",
+]
+
+DEFAULT_MAX_BUFFERED = 16
+DEFAULT_DRAIN_TIMEOUT = 0.5
+DEFAULT_STALL_TIMEOUT: float | None = None  # off: no default drops a frame
 
 
 def seconds(value: object, name: str, *, zero: bool = False) -> float:
@@ -57,3 +74,49 @@ def count(value: object, expected: str, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ConfigError(f"{expected}, got {value!r}")
     return value
+
+
+@dataclasses.dataclass(frozen=True)
+class AppOptions:
+    """A websocket app's options besides its handler, checked once, when they are made.
+
+    ``max_buffered`` bounds the frames read ahead of the handler; ``drain_timeout`` is how
+    long a handler may run on after its client left before it is cancelled; ``stall_timeout``
+    (``None``: off) opts in to dropping frames for a handler that never reads; the hooks run
+    as docs/handlers.md says; ``lifespan(app)`` is entered at startup. A bad value raises
+    ``ConfigError`` (or ``ConfigTypeError``) naming the option, a bad hook ``InvalidHandler``.
+    """
+
+    on_connect: Hook | None = None
+    on_disconnect: Hook | None = None
+    on_close: Hook | None = None
+    max_buffered: int = DEFAULT_MAX_BUFFERED
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT
+    stall_timeout: float | None = DEFAULT_STALL_TIMEOUT
+    lifespan: Lifespan | None = None
+    owner: str = dataclasses.field(default="websocket app", repr=False, compare=False)
+    """How errors name the app these options belong to (``"websocket app echo"``)."""
+
+    def __post_init__(self) -> None:
+        for role in ("on_connect", "on_disconnect", "on_close"):
+            hook = getattr(self, role)
+            if hook is not None:
+                check_hook(hook, role)
+        if self.lifespan is not None:
+            check_lifespan(self.lifespan, self.owner)
+        count(self.max_buffered, "max_buffered expected a positive int")
+        # the durations as floats: frozen, so set through object's own __setattr__
+        drain = seconds(self.drain_timeout, "drain_timeout", zero=True)
+        object.__setattr__(self, "drain_timeout", drain)
+        object.__setattr__(
+            self, "stall_timeout", optional_seconds(self.stall_timeout, "stall_timeout")
+        )
+
+    def replace(self, **changes: object) -> AppOptions:
+        """These options with some changed (checked again); an unknown name is a
+        ``TypeError`` naming the known ones."""
+        known = {field.name for field in dataclasses.fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise TypeError(f"expected some of {sorted(known)}, got {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

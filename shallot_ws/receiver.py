@@ -1,14 +1,13 @@
-"""The receiver: the client's frames as an async iterator, over a bounded buffer.
+"""The receiver: what a handler reads its client from, and nothing else.
 
-The handler's side of the connection's inbound half; how frames are read for it (inline or
-through a watcher, bounded, with the stall policy) is ``Inbound``'s, in inbound.py.
+A facade over the connection's ``Inbound`` (inbound.py), which buffers the frames and which
+the driver controls; the handler sees only the reading interface (``FrameSource[Frame]``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
-from types import AsyncGeneratorType
-from typing import cast
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from .errors import WSDisconnect
 from .inbound import Inbound
@@ -17,7 +16,7 @@ from .types import Frame
 __all__ = ["Receiver"]
 
 
-class Receiver(Inbound):
+class Receiver:
     """The client's frames, ``str`` for text and ``bytes`` for binary, in the order sent.
 
     ``async for frame in receiver`` ends when the client has left and every frame that arrived
@@ -25,82 +24,38 @@ class Receiver(Inbound):
     ``WSDisconnect`` (with the client's close code) from then on.
     """
 
-    __slots__ = ()
+    __slots__ = ("_inbound",)
+
+    def __init__(self, inbound: Inbound) -> None:
+        self._inbound = inbound
 
     def __aiter__(self) -> AsyncIterator[Frame]:
-        self._asked = True
-        iterator = cast("AsyncGeneratorType[Frame, None]", self._iterate())
-        self._iterator = iterator
-        return iterator
+        return self._inbound.frames()
 
-    async def _iterate(self) -> AsyncGenerator[Frame, None]:
-        frames = self._frames
-        receive = self._receive
-        check = self._check
-        call_soon = self._loop.call_soon
-        while True:
-            if self._fast:
-                # The fast path: buffer empty, no watcher, client there. The handler reads
-                # inline, no task switch. While it waits here, ``ag_await`` of this generator
-                # is set: ``_check`` looks at that. Only 'websocket.receive' carries 'text'.
-                try:
-                    event = await receive()
-                except BaseException:  # cancelled: the handler reads no more here
-                    self._look_soon()
-                    raise
-                frame = event.get("text")
-                if frame is None:
-                    frame = self._absorb(event)
-                    if frame is None:
-                        self._on_gone()
-                        return
-                self._taken_count += 1
-                if not self._check_pending:
-                    self._check_pending = True
-                    call_soon(check)
-                yield frame
-            elif frames:
-                frame = frames.pop(0)
-                self._taken()
-                yield frame
-            elif self._disconnect is not None:
-                return
-            else:
-                pulled = await self._pull()
-                if pulled is None:
-                    return
-                yield pulled
+    def receive(self) -> Coroutine[Any, Any, Frame]:
+        """Return the next frame (awaitable); raise ``WSDisconnect`` once the client has left.
 
-    async def receive(self) -> Frame:
-        """Return the next frame; raise ``WSDisconnect`` once the client has left."""
-        self._asked = True
-        frames = self._frames
-        if frames:
-            frame = frames.pop(0)
-            self._taken()
-            return frame
-        if self._disconnect is None:
-            pulled = await self._pull()
-            if pulled is not None:
-                return pulled
-        assert self._disconnect is not None
-        raise self._disconnect
+        A second task awaiting it while another waits gets ``ReceiverBusy`` at once; a read
+        after the connection ended gets its ``WSDisconnect`` at once.
+        """
+        return self._inbound.receive()
 
     @property
     def buffered(self) -> int:
         """How many frames have arrived that the handler has not taken yet."""
-        return len(self._frames)
+        return self._inbound.buffered
 
     @property
     def dropped(self) -> int:
-        """Frames dropped because the buffer stayed full while the handler did not read."""
-        return self._dropped
+        """Frames dropped because the buffer stayed full while the handler did not read
+        (only with ``stall_timeout`` set)."""
+        return self._inbound.dropped
 
     @property
     def arrived_at(self) -> float | None:
         """When (the loop's ``time()``) the newest frame waiting unread arrived, or ``None``
         while none waits. A frame the handler takes as it comes is never waiting."""
-        return self._arrived if self._frames else None
+        return self._inbound.arrived_at
 
     @property
     def disconnected(self) -> WSDisconnect | None:
@@ -109,10 +64,9 @@ class Receiver(Inbound):
         A send the server refused because the client is gone (``OSError``) counts: from then
         on it is ``WSDisconnect(1006)`` until the server's own disconnect event tells more.
         """
-        if self._disconnect is None and self._quiet:  # a send failed: gone, no close frame
-            return WSDisconnect(1006, "")
-        return self._disconnect
+        return self._inbound.disconnected
 
     def __repr__(self) -> str:
-        state = "connected" if self._disconnect is None else f"gone ({self._disconnect.code})"
-        return f"<Receiver {state}, {len(self._frames)} buffered>"
+        gone = self._inbound.disconnected
+        state = "connected" if gone is None else f"gone ({gone.code})"
+        return f"<Receiver {state}, {self._inbound.buffered} buffered>"

@@ -12,8 +12,8 @@ __all__ = ["TESTING_EXTENSION", "logger", "report", "testing_box"]
 logger = logging.getLogger("shallot_ws")
 
 # The scope extension through which ``shallot_ws.testing.connect`` collects the exceptions
-# the app reported (to re-raise them into the test) and sees each connection's receiver
-# (to check its buffer bound). Absent under a real server: then nothing is recorded.
+# the app reported, to re-raise them into the test. Absent under a real server: then
+# nothing is recorded.
 TESTING_EXTENSION = "shallot_ws.testing"
 
 

@@ -20,6 +20,7 @@ def test_public_names_are_pinned():
         "InvalidHandler",
         "InvalidMessage",
         "InvalidMessageType",
+        "LifecycleError",
         "MappedReceiver",
         "MultiDict",
         "ProtocolError",

@@ -21,16 +21,17 @@ import asyncio
 import contextlib
 import inspect
 import sys
-from collections.abc import Awaitable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Coroutine, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from ..app import WebSocketApp
+from ..app import WebSocketApp, as_generator
+from ..compose import HandlerFunction, relay
 from ..errors import AppClosed, ASGIViolation, HandshakeRefused, WSTimeout
-from ..reporting import testing_box
-from ..types import Frame, Message, Receive, Scope, Send
+from ..signatures import callable_name
+from ..types import Frame, FrameSource, Message, Receive, Scope, Send
 from .client import WSTestConnection, connect
 from .hooks import record_hooks
 from .strategies import close_codes, close_reasons, frames
@@ -95,8 +96,12 @@ class WebSocketMachine(RuleBasedStateMachine):
         self.target: Any = app  # the app under test, with its hooks recorded if it has any
         self.hooks: list[str] = []
         self._has_hooks = isinstance(app, WebSocketApp)
+        self._receivers: list[FrameSource[Any]] = []  # each connection's, as its handler got it
         if isinstance(app, WebSocketApp):
             self.target, self.hooks = record_hooks(app)
+            self.target = self.target.replace(
+                handler=_observing(self.target.handler, self._receivers)
+            )
         self.max_buffered: int | None = getattr(app, "max_buffered", None)
         self.end_timeout = _end_timeout(type(self).timeout, app)
         self.sent_frames: list[Frame] = []
@@ -253,12 +258,11 @@ class WebSocketMachine(RuleBasedStateMachine):
     def _end_bound(self) -> float:
         """How long the end may take: ``end_timeout``, plus the app's ``stall_timeout`` when
         a buffer is full (the client's leaving then waits behind frames nobody reads)."""
-        box = testing_box(self.ws.scope)
         stall = getattr(_class_app(type(self)), "stall_timeout", None)
         bound = self.max_buffered
-        if box is None or bound is None or stall is None:
+        if bound is None or stall is None:
             return self.end_timeout
-        if any(receiver.buffered >= bound for receiver in box.get("receivers", ())):
+        if any(receiver.buffered >= bound for receiver in self._receivers):
             return self.end_timeout + float(stall)
         return self.end_timeout
 
@@ -426,11 +430,10 @@ class WebSocketMachine(RuleBasedStateMachine):
 
     def _check_buffers(self) -> None:
         """The frames waiting for the handler never exceed the app's ``max_buffered``."""
-        box = testing_box(self.ws.scope)
         bound = self.max_buffered
-        if box is None or bound is None:
+        if bound is None:
             return
-        for receiver in box.get("receivers", ()):
+        for receiver in self._receivers:
             if receiver.buffered > bound:
                 raise AssertionError(
                     f"{receiver.buffered} frames buffered for the handler, above its "
@@ -487,6 +490,20 @@ async def _running_tasks() -> list[asyncio.Task[Any]]:
     await _iterations(_START_ITERATIONS)  # let tasks that are ending finish
     current = asyncio.current_task()
     return [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+
+
+def _observing(handler: Any, receivers: list[FrameSource[Any]]) -> HandlerFunction:
+    """``handler``, noting each receiver it is given (to check the buffer's bound)."""
+    generator = as_generator(handler)
+
+    async def observed(scope: Scope, receiver: FrameSource[Any]) -> AsyncGenerator[Any, None]:
+        receivers.append(receiver)
+        async with relay(generator, scope, receiver) as messages:
+            async for message in messages:
+                yield message
+
+    observed.__qualname__ = callable_name(handler)
+    return observed
 
 
 def _class_app(cls: type) -> Any:

@@ -156,7 +156,7 @@ async def _deaf(scope, receiver):
         while True:
             yield ws_send(f"n {sent}")
             sent += 1
-            await asyncio.sleep(DEAF_INTERVAL)
+            await asyncio.sleep(DEAF_INTERVAL)  # the stream's own pace, in a server process
     finally:
         gone = receiver.disconnected
         code = None if gone is None else gone.code

@@ -43,6 +43,7 @@ def connection_id(scope: dict) -> str:
 async def flood(scope, receiver):
     """Sleeps, then reads every frame, noting ``receiver.buffered`` at each read; on
     ``FLOOD_END`` answers with the number of frames before it and the largest buffer seen."""
+    # Real time on purpose: a handler that reads late, in a server process (no virtual clock).
     await asyncio.sleep(FLOOD_PAUSE)
     count = 0
     most = 0
@@ -130,7 +131,7 @@ async def _stream(scope, receiver):
         while True:
             yield ws_send(f"n {sent}")
             sent += 1
-            await asyncio.sleep(STREAM_INTERVAL)
+            await asyncio.sleep(STREAM_INTERVAL)  # the stream's own pace, in a server process
     except BaseException as exc:
         report(f"stream {cid} interrupted by {type(exc).__name__}")
         raise
@@ -152,14 +153,32 @@ async def _lingering(scope, receiver):
     cid = connection_id(scope)
     try:
         yield ws_send("ready")
-        await asyncio.sleep(60)
+        await asyncio.Event().wait()
     finally:
         report(f"lingering finally {cid} disconnected={receiver.disconnected is not None}")
 
 
-lingering = websocket(
-    on_disconnect=_hook_disconnect, on_close=_hook_close, drain_timeout=LINGER_DRAIN
-)(_lingering)
+def _reporting_disconnects(app):
+    """``app`` with a report line ``disconnect read <id>`` as soon as it has read the
+    client's disconnect from the server (the driver's watcher, for a handler not reading)."""
+
+    async def reporting(scope, receive, send):
+        async def receive_and_report():
+            event = await receive()
+            if event["type"] == "websocket.disconnect":
+                report(f"disconnect read {connection_id(scope)}")
+            return event
+
+        await app(scope, receive_and_report, send)
+
+    return reporting
+
+
+lingering = _reporting_disconnects(
+    websocket(on_disconnect=_hook_disconnect, on_close=_hook_close, drain_timeout=LINGER_DRAIN)(
+        _lingering
+    )
+)
 
 
 # -- lifespan: startup before the first connection, shutdown at SIGTERM, a failed startup ---

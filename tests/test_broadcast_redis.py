@@ -273,6 +273,7 @@ async def test_a_handler_merging_a_redis_feed_cleans_up_when_its_client_leaves(
                 if source == "client":
                     await broadcast.publish("room", json.loads(item))
                 else:
+                    # real time on purpose: the feed comes from a real Redis (no virtual clock)
                     await asyncio.sleep(0.01)  # a handler slower than the feed
                     yield ws_send(json.dumps(item))
         if feed.overflowed:

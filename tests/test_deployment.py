@@ -294,6 +294,7 @@ async def test_keep_alive_timeout_leaves_an_open_websocket_alone(serve):
     server = serve(f"{MODULE}:probe", args=("--keep-alive", "1"))
     async with connect(server.ws_url("/?idle"), ping_interval=None, open_timeout=TIMEOUT) as ws:
         await hello(ws)
+        # Real time on purpose: the keep-alive timer runs in the server process.
         await asyncio.sleep(2.0)  # twice the keep-alive timeout, with not a byte either way
         await ws.send("still here")
         assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "str 10"

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import sys
-import time
 
 import pytest
 
@@ -21,7 +20,7 @@ from shallot_ws import (
     ws_deny,
     ws_send,
 )
-from shallot_ws.testing import AppClosed, HandshakeRefused, connect
+from shallot_ws.testing import AppClosed, HandshakeRefused, connect, virtual_time
 
 
 def recorder():
@@ -274,7 +273,7 @@ async def test_a_reading_handler_loses_nothing_the_client_sent():
             yield ws_send(f"ack {message}")
 
     frames = [f"m{i}" for i in range(60)]
-    async with connect(store) as ws:
+    async with virtual_time(), connect(store) as ws:  # the work per frame takes no real time
         for frame in frames:
             await ws.send(frame)
         await ws.close()  # without reading a single ack
@@ -326,13 +325,13 @@ async def test_a_stream_that_only_yields_is_closed_at_its_yield(no_leaked_tasks)
                 yield ws_send("tick")
                 await asyncio.sleep(0.02)
         finally:
-            stopped.append(time.monotonic())
+            stopped.append(clock.now())
 
-    async with connect(ticker) as ws:
+    async with virtual_time() as clock, connect(ticker) as ws:
         assert await ws.receive() == "tick"
-        left = time.monotonic()
+        left = clock.now()
         await ws.close()
-    assert len(stopped) == 1 and stopped[0] - left < 0.2
+    assert stopped == [left + 0.02]  # at its next yield, long before the drain time (0.5 s)
     assert calls == ["on_disconnect", "on_close"]
     no_leaked_tasks()
 
@@ -359,13 +358,13 @@ async def test_a_blocked_handler_is_cancelled_after_the_drain_time(blocker, no_l
         finally:
             stopped.append("finally")
 
-    async with connect(feed, timeout=1.0) as ws:
+    async with virtual_time() as clock, connect(feed, timeout=1.0) as ws:
         assert await ws.receive() == "ready"
-        start = time.monotonic()
+        start = clock.now()
         await ws.close()
-        elapsed = time.monotonic() - start
+        elapsed = clock.now() - start
     assert stopped == ["cancelled", "finally"]
-    assert 0.04 <= elapsed < 0.5
+    assert elapsed == 0.05  # exactly the drain time
     assert calls == ["on_disconnect", "on_close"]
     assert ws.sent[-1] == {"type": "websocket.send", "text": "ready"}
     no_leaked_tasks()
@@ -382,10 +381,11 @@ async def test_the_drain_timer_restarts_while_the_handler_reads_buffered_frames(
             yield ws_send("ok")
 
     frames = [str(i) for i in range(12)]
-    async with connect(slow) as ws:
+    async with virtual_time() as clock, connect(slow) as ws:
         for frame in frames:
             await ws.send(frame)
         await ws.close()
+        assert clock.now() == pytest.approx(12 * 0.03)
     assert stored == frames  # 12 x 30 ms > 100 ms, yet nothing was cut off
 
 
@@ -414,10 +414,11 @@ async def test_a_handler_that_read_to_the_end_is_closed_at_its_next_yield():
 async def test_the_inbound_buffer_is_bounded_and_the_client_is_pushed_back():
     seen: list[int] = []
     got: list[str] = []
+    release = asyncio.Event()
 
     @websocket(max_buffered=4)
     async def sleepy(scope, receiver):
-        await asyncio.sleep(0.1)  # does not read: the watcher fills the buffer, then stops
+        await release.wait()  # does not read: the watcher fills the buffer, then stops
         seen.append(receiver.buffered)
         async for message in receiver:
             seen.append(receiver.buffered)
@@ -425,10 +426,11 @@ async def test_the_inbound_buffer_is_bounded_and_the_client_is_pushed_back():
         yield ws_send(str(len(got)))
 
     frames = [str(i) for i in range(200)]
-    async with connect(sleepy, queue_size=3) as ws:
+    async with virtual_time() as clock, connect(sleepy, queue_size=3) as ws:
         sender = asyncio.create_task(_send_all(ws, frames))
-        await asyncio.sleep(0.05)
+        await clock.advance(0)  # until nothing more can happen without the handler
         assert not sender.done()  # pushed back: buffer (4) and server queue (3) are full
+        release.set()
         await sender
         await ws.close()
     assert got == frames
@@ -504,6 +506,7 @@ async def test_hooks_that_raise_are_logged_and_do_not_stop_the_others(caplog):
 async def test_on_close_runs_once_when_the_server_cancels_the_task(no_leaked_tasks):
     calls, hooks = recorder()
     sent: list[dict] = []
+    streaming = asyncio.Event()
     events: asyncio.Queue[dict] = asyncio.Queue()
     events.put_nowait({"type": "websocket.connect"})
 
@@ -515,9 +518,11 @@ async def test_on_close_runs_once_when_the_server_cancels_the_task(no_leaked_tas
 
     async def send(message):
         sent.append(message)
+        if message["type"] == "websocket.send":
+            streaming.set()
 
     task = asyncio.create_task(stream({"type": "websocket"}, events.get, send))
-    await asyncio.sleep(0.05)
+    await streaming.wait()  # the stream sent its first frame and sleeps till the next
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -600,14 +605,15 @@ async def test_a_handler_that_swallows_the_cancellation_is_cancelled_again(no_le
         yield ws_send("ready")
         for attempt in range(2):
             try:
-                await asyncio.sleep(3600)
+                await asyncio.Event().wait()
             except asyncio.CancelledError:
                 swallowed.append(attempt)  # bad manners: carries on
-        await asyncio.sleep(3600)
+        await asyncio.Event().wait()
 
-    async with connect(stubborn, timeout=1.0) as ws:
+    async with virtual_time() as clock, connect(stubborn, timeout=1.0) as ws:
         assert await ws.receive() == "ready"
         await ws.close()
+        assert clock.now() == pytest.approx(3 * 0.03)  # cancelled again each drain time
     assert swallowed == [0, 1]
     assert calls == ["on_disconnect", "on_close"]
     no_leaked_tasks()
@@ -624,13 +630,14 @@ async def test_a_blocking_finally_block_is_bounded_by_the_drain_time_too():
                 yield ws_send(message)
         finally:
             try:
-                await asyncio.sleep(3600)
+                await asyncio.Event().wait()
             except asyncio.CancelledError:
                 cleanup.append("cut short")
                 raise
 
-    async with connect(slow_cleanup, timeout=1.0) as ws:
+    async with virtual_time() as clock, connect(slow_cleanup, timeout=1.0) as ws:
         await ws.close()
+        assert clock.now() == 0.03
     assert cleanup == ["cut short"]
     assert calls == ["on_disconnect", "on_close"]
 
@@ -664,18 +671,21 @@ async def test_a_server_cancel_after_the_client_left_still_runs_on_disconnect():
     @websocket(drain_timeout=10, **hooks)
     async def idle(scope, receiver):
         yield ws_send("ready")
-        await asyncio.sleep(60)  # not reading
+        await asyncio.Event().wait()  # not reading
 
     async def send(message):
         sent.append(message)
 
-    task = asyncio.create_task(idle({"type": "websocket"}, events.get, send))
-    await asyncio.sleep(0.02)
-    events.put_nowait({"type": "websocket.disconnect", "code": 1000})  # the client leaves
-    await asyncio.sleep(0.02)  # the watcher takes it; the drain time is far away
-    task.cancel()  # the server shuts down
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    async with virtual_time() as clock:
+        task = asyncio.create_task(idle({"type": "websocket"}, events.get, send))
+        await clock.advance(0)  # the loop settles: the handler sent "ready" and waits
+        assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send"]
+        events.put_nowait({"type": "websocket.disconnect", "code": 1000})  # the client leaves
+        await clock.advance(0)  # the watcher takes it; no time passed: the drain time is far
+        assert events.empty() and clock.now() == 0
+        task.cancel()  # the server shuts down
+        with pytest.raises(asyncio.CancelledError):
+            await task
     assert calls == ["on_disconnect", "on_close"]
     assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send"]  # no 1001
 
@@ -684,7 +694,8 @@ async def test_a_server_cancel_after_the_client_left_still_runs_on_disconnect():
 
 
 def _pair(events, slow_for=(), on_send=None):
-    """A hand-written server: receive() pops from a queue; send() records, may sleep."""
+    """A hand-written server: receive() pops from a queue; send() records, and takes 50 ms
+    for the message types in ``slow_for`` (longer than the drain times below)."""
     inbound: asyncio.Queue = asyncio.Queue()
     for event in events:
         inbound.put_nowait(event)
@@ -715,7 +726,8 @@ async def test_a_close_yielded_after_the_client_left_still_closes_the_generator(
                 yield ws_close(1001, "bye")
                 seen.append("resumed after its close")
 
-    async with connect(handler) as ws:
+    # On virtual time the handler's pause ends only once the loop has nothing else to do.
+    async with virtual_time(), connect(handler) as ws:
         await ws.send("exit")
         await ws.send("after")
         await ws.close()
@@ -763,8 +775,9 @@ async def test_a_drain_cancel_landing_in_the_final_close_does_not_escape():
         await asyncio.sleep(0.01)
         yield ws_send("hi")
 
-    task = asyncio.ensure_future(handler({"type": "websocket"}, receive, send))
-    await asyncio.wait([task], timeout=2)
+    async with virtual_time():
+        task = asyncio.ensure_future(handler({"type": "websocket"}, receive, send))
+        await asyncio.wait([task], timeout=2)
     assert task.done() and not task.cancelled()
     assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
 
@@ -779,12 +792,12 @@ async def test_a_finally_block_after_a_yielded_close_is_not_cut_by_the_clients_r
                 yield ws_close(4000, "done")
         finally:
             await asyncio.sleep(0.6)  # longer than the drain time: e.g. a flush
-            done.append(True)
+            done.append(clock.now())
 
-    async with connect(handler, timeout=3) as ws:
+    async with virtual_time() as clock, connect(handler, timeout=3) as ws:
         await ws.send("x")
         assert await ws.wait_closed() == 4000
-    assert done == [True]
+    assert done == [0.6]
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.cancelling is 3.11+")
@@ -798,9 +811,9 @@ async def test_a_swallowed_drain_cancellation_is_taken_back():
     async def handler(scope, receiver):
         yield ws_send("hi")
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.sleep(10)
+            await asyncio.Event().wait()
 
-    async with connect(handler) as ws:
+    async with virtual_time(), connect(handler) as ws:
         await ws.receive()
         await ws.close()
     assert seen == [0]
@@ -814,7 +827,7 @@ async def test_the_drain_timer_dies_with_the_connection():
     readers: list[asyncio.Task] = []
 
     async def on_close(scope):
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # longer than the drain time, while the reader takes frames
         closed.append("complete")
 
     @websocket(drain_timeout=0.1, on_close=on_close)
@@ -824,21 +837,28 @@ async def test_the_drain_timer_dies_with_the_connection():
                 await asyncio.sleep(0.1)
 
         readers.append(loop.create_task(reader()))
-        await asyncio.sleep(10)
+        await asyncio.Event().wait()
         yield ws_send("unreachable")
 
-    task = asyncio.ensure_future(handler({"type": "websocket"}, receive, send))
-    await asyncio.wait([task], timeout=3)
-    await asyncio.sleep(0.5)
-    pending = [h for h in loop._scheduled if not h.cancelled() and "_drain_expired" in repr(h)]
+    async with virtual_time():
+        task = asyncio.ensure_future(handler({"type": "websocket"}, receive, send))
+        await asyncio.wait([task], timeout=3)
+        # the forgotten reader takes the frames left after the connection ended, then stops
+        await asyncio.wait(readers, timeout=3)
+        pending = [h for h in loop._scheduled if not h.cancelled() and "_drain_expired" in repr(h)]
     assert (closed, task.cancelled(), pending) == (["complete"], False, [])
-    for reader in readers:
-        reader.cancel()
+    assert all(reader.done() for reader in readers)
 
 
 async def test_no_second_close_after_a_yielded_close_even_when_the_server_cancels():
+    closing = asyncio.Event()
+
+    def note_the_close(message, inbound):
+        if message["type"] == "websocket.close":
+            closing.set()
+
     _, sent, receive, send = _pair(
-        [CONNECT, {"type": "websocket.receive", "text": "a"}], {"websocket.close"}
+        [CONNECT, {"type": "websocket.receive", "text": "a"}], {"websocket.close"}, note_the_close
     )
 
     @websocket
@@ -847,7 +867,7 @@ async def test_no_second_close_after_a_yielded_close_even_when_the_server_cancel
         yield ws_close(4000, "done")
 
     task = asyncio.ensure_future(handler({"type": "websocket"}, receive, send))
-    await asyncio.sleep(0.02)  # inside the (slow) send of its close
+    await closing.wait()  # the handler is inside the (slow) send of its close
     task.cancel()
     await asyncio.wait([task], timeout=2)
     assert [m for m in sent if m["type"] == "websocket.close"] == [
@@ -874,7 +894,7 @@ async def test_the_drain_time_is_exact_on_virtual_time():
     async def feed(scope, receiver):
         try:
             yield ws_send("ready")
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()
         finally:
             stopped.append(clock.now())
 

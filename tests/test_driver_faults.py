@@ -106,6 +106,7 @@ async def test_reading_after_the_handler_returned_is_a_disconnect_at_once():
     # (the close the driver sent), never a hang or a bare AssertionError.
     outcomes: dict[str, object] = {}
     spawned: list[asyncio.Task] = []
+    returned = asyncio.Event()
 
     async def read(receiver, name):
         try:
@@ -121,11 +122,12 @@ async def test_reading_after_the_handler_returned_is_a_disconnect_at_once():
         yield ws_send("bye")
 
     async def _later(receiver):
-        await asyncio.sleep(0.01)  # after the handler returned
+        await returned.wait()  # after the handler returned and its connection ended
         await read(receiver, "later")
 
     server = FakeServer([{"type": "websocket.connect"}])
     await asyncio.wait_for(leaves_a_reader(dict(SCOPE), server.receive, server.send), 5)
+    returned.set()
     await asyncio.wait_for(asyncio.gather(*spawned), 1)
     for name in ("waiting", "later"):
         error = outcomes[name]

@@ -590,7 +590,7 @@ async def test_violations_are_listed_and_not_raised():
 
 async def test_an_app_that_never_answers_the_handshake_fails_the_flow(no_leaked_tasks):
     async def stuck(scope, receive, send):
-        await asyncio.sleep(3600)
+        await asyncio.Event().wait()
 
     async with virtual_time() as clock:
         with pytest.raises(FlowError) as caught:
@@ -607,7 +607,7 @@ async def test_an_app_that_never_ends_fails_the_flow(no_leaked_tasks):
     async def deaf(scope, receive, send):
         await receive()
         await send(ACCEPT)
-        await asyncio.sleep(3600)
+        await asyncio.Event().wait()
 
     async with virtual_time() as clock:
         with pytest.raises(FlowError) as caught:

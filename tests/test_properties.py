@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shallot_ws import websocket, ws_close, ws_send
-from shallot_ws.testing import SEND_AFTER_DISCONNECT_OSERROR, Receive, Send, run_flow
+from shallot_ws.testing import SEND_AFTER_DISCONNECT_OSERROR, Receive, Send, run_flow, virtual_time
 from shallot_ws.testing.flows import expect, expected_hooks
 from shallot_ws.testing.strategies import close_codes, flows, frames, server_quirks
 
@@ -25,7 +25,13 @@ async def echo(scope, receiver):
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    """Run a flow on virtual time: its sleeps, the handlers' and the drain times take none."""
+
+    async def on_virtual_time():
+        async with virtual_time():
+            return await coroutine
+
+    return asyncio.run(on_virtual_time())
 
 
 @given(st.lists(frames(), max_size=12))
@@ -48,7 +54,7 @@ def make_app(behaviour, after, code):
                 count += 1
                 await asyncio.sleep(0.001)
         if behaviour == "ignore":
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()
         async for message in receiver:
             count += 1
             if count > after:

@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from shallot_ws import websocket, ws_send
+from shallot_ws.testing import virtual_time
 from shallot_ws.testing.pytest_plugin import WSClient
 
 pytest_plugins = ["pytester"]
@@ -47,7 +48,7 @@ async def silent(scope, receiver):
 
 @websocket
 async def leaky(scope, receiver):
-    asyncio.create_task(asyncio.sleep(3600))  # never cancelled
+    asyncio.create_task(asyncio.sleep(3600))  # never cancelled; its timer keeps it alive
     async for message in receiver:
         yield ws_send(message)
 
@@ -118,7 +119,7 @@ def test_a_test_with_the_fixture_passes(pytester):
         async def test_two_connections_and_the_tests_own_task(ws_client):
             async with ws_client(tidy, "/tidy") as first:
                 async with ws_client(echo) as second:
-                    mine = asyncio.create_task(asyncio.sleep(3600))
+                    mine = asyncio.create_task(asyncio.Event().wait())
                     await second.send("hi")
                     assert await second.receive() == "hi"
                 # tidy's helper and the test's task outlive the echo: neither is its leak
@@ -196,7 +197,7 @@ def test_timeouts_fail_saying_what_the_test_waited_for(pytester):
             loop = asyncio.get_running_loop()
             real = loop.time
             monkeypatch.setattr(loop, "time", lambda: real() + 3600)  # as a virtual clock may
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # real time on purpose: the guard counts real seconds
         """,
     )
     assert reports["test_a_jump_of_the_loop_clock_does_not_trip_the_guard"]["call"].passed
@@ -296,7 +297,7 @@ def test_the_ini_options_and_the_marker_set_the_timeouts(pytester):
 
 
         async def test_hangs(ws_client):
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()
         """,
         ini=ASYNCIO_AUTO + "ws_timeout = 0.25\nws_test_timeout = 0.4\n",
     )
@@ -370,6 +371,7 @@ async def spawner(scope, receiver):
     helpers = []
     try:
         async for message in receiver:
+            # a sleep, not an Event: the loop's timer keeps a leaked helper alive to be seen
             helpers.append(asyncio.create_task(asyncio.sleep(3600), name=f"helper-{message}"))
             yield ws_send(message)
     finally:
@@ -388,7 +390,7 @@ async def test_leaks_are_told_apart_between_connections_open_together():
         assert await tidy.receive() == "t"
         await leaky.send("l")
         assert await leaky.receive() == "l"
-        mine = asyncio.create_task(asyncio.sleep(3600))
+        mine = asyncio.create_task(asyncio.Event().wait())
         # when /tidy ends, the helper of /leaky runs on: it is not /tidy's leak
     assert client.problems() == [
         "app 'spawner' at '/leaky' left 1 task running after its connection ended: helper-l (sleep)"
@@ -403,11 +405,11 @@ async def test_an_app_that_never_answers_is_ended_when_the_handshake_times_out()
 
     async def stuck(scope, receive, send):
         started.set()
-        await asyncio.sleep(3600)
+        await asyncio.Event().wait()
 
     client = WSClient(timeout=0.05)
     with pytest.raises(AssertionError, match="waiting for the app to accept or refuse"):
-        async with client(stuck):
+        async with virtual_time(), client(stuck):
             pass
     assert started.is_set() and client.connections[0].finished
     assert client.problems() == []

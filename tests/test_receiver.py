@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from shallot_ws import ConfigError, websocket, ws_send
-from shallot_ws.testing import connect
+from shallot_ws.testing import connect, virtual_time
 
 
 async def test_a_reading_handler_reads_inline_and_never_starts_a_watcher(ws_client):
@@ -28,6 +28,7 @@ async def test_a_reading_handler_reads_inline_and_never_starts_a_watcher(ws_clie
 
 async def test_while_the_handler_is_elsewhere_a_watcher_buffers_frames():
     seen: list[object] = []
+    looked = asyncio.Event()
 
     @websocket(max_buffered=5)
     async def busy(scope, receiver):
@@ -36,16 +37,18 @@ async def test_while_the_handler_is_elsewhere_a_watcher_buffers_frames():
         seen.append(receiver.buffered)
         seen.append(receiver.disconnected)
         seen.append(repr(receiver))
+        looked.set()
         async for message in receiver:
             seen.append(message)
         seen.append(receiver.disconnected.code)
 
-    async with connect(busy) as ws:
+    # On virtual time the handler's pause ends only once the loop has nothing else to do.
+    async with virtual_time(), connect(busy) as ws:
         assert await ws.receive() == "busy"
         await ws.send("a")
         await ws.send(b"b")
         await ws.send("c")
-        await asyncio.sleep(0.1)
+        await looked.wait()
         await ws.close(4100)
     assert seen == [3, None, "<Receiver connected, 3 buffered>", "a", b"b", "c", 4100]
 
@@ -61,7 +64,7 @@ async def test_frames_and_disconnect_arriving_while_elsewhere_are_all_delivered(
         async for message in receiver:
             seen.append(message)
 
-    async with connect(late_reader) as ws:
+    async with virtual_time(), connect(late_reader) as ws:
         assert await ws.receive() == "go"
         await ws.send("x")
         await ws.send("y")
@@ -83,7 +86,7 @@ async def test_a_stream_whose_buffer_stays_full_still_sees_its_client_leave(capl
             dropped.append(receiver.dropped)
             stopped.append(repr(receiver))
 
-    async with connect(deaf, timeout=2, queue_size=2) as ws:
+    async with virtual_time(), connect(deaf, timeout=2, queue_size=2) as ws:
         for index in range(6):  # 2 buffered, 2 in the server's queue, then pushed back
             await ws.send(str(index))
         await ws.receive()
@@ -105,7 +108,7 @@ async def test_a_handler_that_reads_before_the_stall_time_loses_nothing():
         yield ws_send(f"{len(got)} {receiver.dropped}")
 
     frames = [str(index) for index in range(30)]
-    async with connect(late, queue_size=2) as ws:
+    async with virtual_time(), connect(late, queue_size=2) as ws:
         for frame in frames:
             await ws.send(frame)
         await ws.close()
@@ -115,6 +118,7 @@ async def test_a_handler_that_reads_before_the_stall_time_loses_nothing():
 async def test_once_the_handler_asks_for_a_frame_backpressure_is_back_for_good():
     got: list[str] = []
     seen: list[int] = []
+    asked = asyncio.Event()
     gate = asyncio.Event()
 
     @websocket(max_buffered=2, stall_timeout=0.05)
@@ -122,18 +126,19 @@ async def test_once_the_handler_asks_for_a_frame_backpressure_is_back_for_good()
         await asyncio.sleep(0.15)  # never asked yet: the stall drops frames 2..5
         seen.append(receiver.dropped)
         got.append(await receiver.receive())  # asks: from now on, nothing is dropped
+        asked.set()
         await gate.wait()  # long past the stall time, with the client pushed back
         async for message in receiver:
             got.append(message)
         seen.append(receiver.dropped)
         yield ws_send("done")
 
-    async with connect(pausing, queue_size=2) as ws:
+    async with virtual_time() as clock, connect(pausing, queue_size=2) as ws:
         for index in range(6):
             await ws.send(str(index))
-        await asyncio.sleep(0.2)
+        await asked.wait()
         sender = asyncio.create_task(_send_range(ws, 6, 12))
-        await asyncio.sleep(0.3)
+        await clock.advance(0.3)  # six stall times
         assert not sender.done()  # pushed back, not dropped
         gate.set()
         await sender
@@ -159,7 +164,7 @@ async def test_a_slow_reader_loses_nothing_however_long_each_frame_takes():
             stored.append(message)
             yield ws_send("ack")
 
-    async with connect(slow, timeout=3) as ws:
+    async with virtual_time(), connect(slow, timeout=3) as ws:
         for index in range(8):
             await ws.send(str(index))
         await ws.close()

@@ -228,10 +228,11 @@ async def test_client_that_left_before_the_shutdown_still_gets_on_disconnect(ser
     server = serve(f"{APPS}:lingering", graceful_timeout=1)
     async with connect(server.ws_url("/?g"), open_timeout=TIMEOUT) as ws:
         assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "ready"
-    await asyncio.sleep(0.3)  # the driver's watcher takes the disconnect meanwhile
+    await server.wait_for_report("disconnect read g")  # the driver's watcher took it
     server.terminate()
     assert await server.wait_exit() == 0
     assert lines_about(server, "g") == [
+        "disconnect read g",
         "lingering finally g disconnected=True",
         "on_disconnect g",
         "on_close g",
@@ -249,7 +250,7 @@ async def refuses_new_connections(port: int, within: float) -> bool:
         writer.close()
         with contextlib.suppress(OSError):  # a connection left in the closed backlog is reset
             await writer.wait_closed()
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # a bounded poll of another process: the server's socket
     return False
 
 

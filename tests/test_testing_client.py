@@ -14,6 +14,7 @@ from shallot_ws.testing import (
     ASGIViolation,
     WSTimeout,
     connect,
+    virtual_time,
 )
 
 
@@ -26,7 +27,7 @@ async def silent(scope, receiver):
 
 
 async def test_receive_times_out_loudly_saying_what_it_waited_for():
-    async with connect(silent) as ws:
+    async with virtual_time(), connect(silent) as ws:
         with pytest.raises(WSTimeout) as info:
             await ws.receive(timeout=0.05)
     assert str(info.value) == "timed out after 0.05 s waiting for a message from the app"
@@ -34,21 +35,22 @@ async def test_receive_times_out_loudly_saying_what_it_waited_for():
 
 async def test_an_app_that_never_answers_the_handshake_times_out():
     async def stuck(scope, receive, send):
-        await asyncio.sleep(3600)
+        await asyncio.Event().wait()
 
     with pytest.raises(WSTimeout, match="waiting for the app to accept or refuse the handshake$"):
-        async with connect(stuck, timeout=0.05):
+        async with virtual_time() as clock, connect(stuck, timeout=0.05):
             pass
+    assert clock.now() == 0.05
 
 
 async def test_send_times_out_when_the_app_never_reads():
     async def never_reads(scope, receive, send):
         await receive()
         await send({"type": "websocket.accept"})
-        await asyncio.sleep(3600)
+        await asyncio.Event().wait()
 
     with pytest.raises(WSTimeout, match=r"waiting for the app to read \(its queue is full\)$"):
-        async with connect(never_reads, timeout=0.05, queue_size=2) as ws:
+        async with virtual_time(), connect(never_reads, timeout=0.05, queue_size=2) as ws:
             for _ in range(3):
                 await ws.send("x")
 

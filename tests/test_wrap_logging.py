@@ -87,6 +87,7 @@ async def test_one_line_at_open_and_one_at_close(caplog):
         await ws.send("b")
         for _ in range(4):
             await ws.receive()
+        # Real time on purpose: wrap_logging measures with time.monotonic, not the loop's clock.
         await asyncio.sleep(0.01)
         await ws.close(4002)
     opened, closed = lines(caplog)
@@ -185,12 +186,14 @@ async def test_a_server_shutdown_logs_1001(caplog):
 
     events: asyncio.Queue[dict] = asyncio.Queue()
     events.put_nowait({"type": "websocket.connect"})
+    streaming = asyncio.Event()
 
     async def send(message):
-        return None
+        if message["type"] == "websocket.send":
+            streaming.set()
 
     task = asyncio.create_task(stream({"type": "websocket", "path": "/s"}, events.get, send))
-    await asyncio.sleep(0.02)
+    await streaming.wait()  # the stream sent its first frame and sleeps till the next
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -10,7 +10,7 @@ import pytest
 
 from shallot_ws import ConfigError, ConfigTypeError, websocket, ws_close, ws_send
 from shallot_ws.middlewares import as_context_factory, wrap_resource
-from shallot_ws.testing import AppClosed, connect
+from shallot_ws.testing import AppClosed, connect, virtual_time
 
 
 class Session:
@@ -155,7 +155,7 @@ async def test_a_stream_closed_at_its_yield_when_the_client_left_exits_cleanly(n
             yield ws_send("tick")
             await asyncio.sleep(0.005)
 
-    async with connect(app_with(ticker, trail)) as ws:
+    async with virtual_time(), connect(app_with(ticker, trail)) as ws:  # ticks before the drain
         assert await ws.receive() == "tick"
         await ws.close()
     assert trail == ["enter", "exit None", "on_disconnect", "on_close, db in scope: False"]
@@ -193,12 +193,14 @@ async def test_a_server_shutdown_exits_with_the_cancellation():
 
     events: asyncio.Queue[dict] = asyncio.Queue()
     events.put_nowait({"type": "websocket.connect"})
+    streaming = asyncio.Event()
 
     async def send(message):
-        return None
+        if message["type"] == "websocket.send":
+            streaming.set()
 
     task = asyncio.create_task(app_with(stream, trail)({"type": "websocket"}, events.get, send))
-    await asyncio.sleep(0.02)
+    await streaming.wait()  # the stream sent its first frame and sleeps till the next
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -320,12 +322,15 @@ async def test_a_cancellation_propagates_even_if_the_context_manager_suppresses_
     events: asyncio.Queue[dict] = asyncio.Queue()
     events.put_nowait({"type": "websocket.connect"})
     sent: list[dict] = []
+    streaming = asyncio.Event()
 
     async def send(message):
         sent.append(message)
+        if message["type"] == "websocket.send":
+            streaming.set()
 
     task = asyncio.create_task(stream({"type": "websocket"}, events.get, send))
-    await asyncio.sleep(0.02)
+    await streaming.wait()  # the stream sent its first frame and sleeps till the next
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

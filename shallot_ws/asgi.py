@@ -1,10 +1,34 @@
-"""The plain ASGI answer to an HTTP request at a websocket endpoint (lifespan: ``lifespan.py``)."""
+"""Plain ASGI: reading the server's websocket events, and the answer to an HTTP request at a
+websocket endpoint (lifespan: ``lifespan.py``). Pure but for the sends of that answer."""
 
 from __future__ import annotations
 
-from .types import Receive, Send
+from .errors import ProtocolError, WSDisconnect
+from .types import Frame, Message, Receive, Send
 
-__all__ = ["upgrade_required"]
+__all__ = ["incoming", "upgrade_required"]
+
+
+def incoming(event: Message) -> Frame | WSDisconnect:
+    """What a server's event on an open connection says: a frame (``str`` or ``bytes``), or
+    the client's disconnect. Raises ``ProtocolError`` for an event ASGI does not allow here."""
+    kind = event["type"]
+    if kind == "websocket.receive":
+        text = event.get("text")
+        if text is not None:
+            return text  # type: ignore[no-any-return]
+        data = event.get("bytes")
+        if data is not None:
+            return data  # type: ignore[no-any-return]
+        raise ProtocolError(
+            "expected 'text' or 'bytes' in a 'websocket.receive' event, got neither"
+        )
+    if kind == "websocket.disconnect":
+        return WSDisconnect(event.get("code", 1005), event.get("reason") or "")
+    raise ProtocolError(
+        f"expected a 'websocket.receive' or 'websocket.disconnect' event, got {kind!r}"
+    )
+
 
 UPGRADE_BODY = b"426 Upgrade Required: this endpoint speaks WebSocket\n"
 

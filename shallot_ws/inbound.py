@@ -29,7 +29,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from types import AsyncGeneratorType
 from typing import cast
 
-from .errors import ProtocolError, ReceiverBusy, WSDisconnect
+from .asgi import incoming
+from .errors import ReceiverBusy, WSDisconnect
 from .types import Frame, Message, Receive
 from .watcher import Watcher
 
@@ -294,25 +295,13 @@ class Inbound:
     def absorb(self, event: Message) -> Frame | None:
         """The frame an event carries, or ``None`` for the client's disconnect (recorded);
         raises ``ProtocolError`` for any other event."""
-        kind = event["type"]
-        if kind == "websocket.receive":
-            text = event.get("text")
-            if text is not None:
-                return text  # type: ignore[no-any-return]
-            data = event.get("bytes")
-            if data is not None:
-                return data  # type: ignore[no-any-return]
-            raise ProtocolError(
-                "expected 'text' or 'bytes' in a 'websocket.receive' event, got neither"
-            )
-        if kind == "websocket.disconnect":
-            self._disconnect = WSDisconnect(event.get("code", 1005), event.get("reason") or "")
+        got = incoming(event)
+        if isinstance(got, WSDisconnect):
+            self._disconnect = got
             self._quiet = True
             self._fast = False
             return None
-        raise ProtocolError(
-            f"expected a 'websocket.receive' or 'websocket.disconnect' event, got {kind!r}"
-        )
+        return got
 
     def watching(self) -> None:
         """The watcher starts reading: the handler leaves the fast path."""

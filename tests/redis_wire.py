@@ -6,9 +6,11 @@ first such command at the wire (Redis has not seen it; the connection's later co
 behind it), ``hold(b"SUBSCRIBE", replies=True)`` lets it through but holds Redis' replies on
 that connection from then on (Redis did it; the client does not know yet). ``reached`` is
 set when the hold takes effect, ``open()`` lets everything through; ``seen(command, n)`` is
-an event set when the ``n``-th such command reaches the wire. ``cut()`` silently drops every byte of the
-connections open now (an expired NAT entry, a partition); later connections go through.
-The backend under test is driven only through what it sends and receives.
+an event set when the ``n``-th such command reaches the wire (``counts`` holds how many of
+each did, ``connections`` how many connections were opened through it). ``cut()`` silently
+drops every byte of the connections open now (an expired NAT entry, a partition); later
+connections go through. The backend under test is driven only through what it sends and
+receives.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Wire:
     def __init__(self, port: int) -> None:
         self.port = port
         self.generation = 0
+        self.connections = 0
         self.writers: list[asyncio.StreamWriter] = []
         self.holds: list[Hold] = []
         self.counts: dict[bytes, int] = {}
@@ -78,6 +81,7 @@ class Wire:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.tasks.add(asyncio.current_task())
+        self.connections += 1
         upstream_reader, upstream_writer = await asyncio.open_connection(HOST, self.port)
         self.writers += [writer, upstream_writer]
         generation = self.generation

@@ -156,6 +156,46 @@ def test_bad_arguments_are_named():
         broadcast.subscribe(1)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("options", "error", "text"),
+    [
+        ({"heartbeat": 0}, ConfigError, "heartbeat expected a positive number of seconds, got 0"),
+        (
+            {"heartbeat": "5"},
+            ConfigTypeError,
+            "heartbeat expected a positive number of seconds, got '5'",
+        ),
+        (
+            {"confirm_timeout": float("nan")},
+            ConfigError,
+            "confirm_timeout expected a positive number of seconds, got nan",
+        ),
+        (
+            {"confirm_timeout": True},
+            ConfigTypeError,
+            "confirm_timeout expected a positive number of seconds, got True",
+        ),
+    ],
+)
+def test_the_redis_pub_sub_durations_are_positive_seconds(options, error, text):
+    with pytest.raises(error) as refused:
+        Broadcast("redis://127.0.0.1:1/0", **options)
+    assert str(refused.value) == f"Broadcast {text}"
+
+
+@pytest.mark.parametrize("url", ["memory://", "redis-stream://ada:pw@127.0.0.1:1/0"])
+def test_the_redis_pub_sub_durations_are_refused_by_other_backends(url):
+    with pytest.raises(ConfigError) as refused:
+        Broadcast(url, heartbeat=1.0, confirm_timeout=2)
+    shown = url.replace(":pw@", ":***@")
+    assert str(refused.value) == (
+        "Broadcast expected a redis:// or rediss:// URL with heartbeat and confirm_timeout "
+        f"(options of Redis pub/sub), got {shown!r}"
+    )
+    with pytest.raises(ConfigError, match=r"^Broadcast expected .* URL with heartbeat \("):
+        Broadcast(url, heartbeat=1.0)
+
+
 async def test_history_gives_a_joiner_the_last_messages_kept_then_the_live_ones():
     broadcast = Broadcast(keep=3)
     for number in range(5):

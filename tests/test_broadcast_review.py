@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio
 
 from shallot_ws import InvalidMessageType
-from shallot_ws.broadcast import Broadcast, redis_pubsub
+from shallot_ws.broadcast import Broadcast
 from shallot_ws.broadcast._redis import redacted
 from shallot_ws.broadcast.codec import decode, encode
 from shallot_ws.errors import BroadcastError, ConfigError, ConfigTypeError
@@ -230,48 +230,60 @@ async def test_history_skips_entries_shallot_ws_did_not_write(redis_server):
 
 
 @server
-async def test_a_subscribe_redis_never_confirms_is_a_clear_error(redis_server, monkeypatch):
-    """Defect: the error ended in "is unreachable ()": a timeout's empty text.
+async def test_a_subscribe_redis_never_confirms_is_a_clear_error_and_aclose_returns(wire):
+    """Defects: the error ended in "is unreachable ()": a timeout's empty text; and (issue
+    12) ``aclose`` after it could wait for ever, the reader's cancellation lost in redis-py's
+    ``get_message``: ``aclose`` now waits for its tasks with a bound, then disconnects the
+    connection under them, and the reader stops once the broadcast is closed."""
+    broadcast = Broadcast(wire.url, confirm_timeout=0.2)
+    wire.hold(b"SUBSCRIBE", replies=True)  # Redis subscribes; its replies never come
+    with pytest.raises(BroadcastError) as info:
+        async with broadcast.subscribe("room"):
+            pass
+    assert str(info.value) == (
+        f"subscribe to 'room': the broker at {wire.url} is unreachable "
+        "(no confirmation of SUBSCRIBE within 0.2 s)"
+    )
+    assert broadcast.subscribers("room") == 0
+    await asyncio.wait_for(broadcast.aclose(), 5)
+    assert tasks_left() - wire.tasks == set()
 
-    Still patched from inside: held at the wire instead (Redis subscribes, its replies never
-    come), ``aclose`` then hangs, its reader's cancellation lost in redis-py's
-    ``get_message``, a defect of its own (issue 12) to fix before this can move to ``Wire``."""
-    monkeypatch.setattr(redis_pubsub, "_CONFIRM_TIMEOUT", 0.2)
-    async with Broadcast(redis_server.url) as broadcast:
-        released = asyncio.Event()
-        pubsub = broadcast._backend._pubsub
-        reading = pubsub.get_message
 
-        async def nothing_is_read(*args, **kwargs):
-            await released.wait()
-            return await reading(*args, **kwargs)
-
-        monkeypatch.setattr(pubsub, "get_message", nothing_is_read)
+@server
+async def test_a_subscribe_to_a_broker_that_never_answers_fails_in_time_and_aclose_returns(
+    redis_server,
+):
+    """Defect: a broker that accepts connections and answers nothing (stopped: its kernel
+    still accepts) held ``subscribe`` in the connection's handshake, out of reach of the
+    confirmation timeout (5 s on redis-py 8, for ever on earlier ones), and ``aclose``
+    behind it. ``confirm_timeout`` now bounds the whole join, connecting included."""
+    broadcast = Broadcast(redis_server.url, confirm_timeout=0.2)
+    redis_server.process.send_signal(signal.SIGSTOP)
+    try:
         with pytest.raises(BroadcastError) as info:
-            async with broadcast.subscribe("room"):
-                pass
+            await asyncio.wait_for(broadcast.subscribe("room").__aenter__(), 5)
         assert str(info.value) == (
             f"subscribe to 'room': the broker at {redis_server.url} is unreachable "
             "(no confirmation of SUBSCRIBE within 0.2 s)"
         )
         assert broadcast.subscribers("room") == 0
-        released.set()
+        await asyncio.wait_for(broadcast.aclose(), 5)
+    finally:
+        redis_server.process.send_signal(signal.SIGCONT)
+    assert tasks_left() == set()
 
 
 @server
-async def test_pub_sub_recovers_from_a_listening_connection_that_died_silently(
-    redis_server, monkeypatch
-):
+async def test_pub_sub_recovers_from_a_listening_connection_that_died_silently(redis_server):
     """Defect: the pub/sub reader blocked on its read forever when the connection died
     without a FIN or RST (a load balancer's idle timeout, a partition): no message ever
     reached the process again. It now pings after a silence and reconnects when unanswered."""
-    monkeypatch.setattr(redis_pubsub, "_HEARTBEAT", 0.2, raising=False)
     proxy = Wire(redis_server.port)
     proxy_url = await proxy.start()
     try:
         async with (
             Broadcast(redis_server.url) as publisher,
-            Broadcast(proxy_url) as listener,
+            Broadcast(proxy_url, heartbeat=0.2) as listener,
             listener.subscribe("news") as news,
         ):
             await publisher.publish("news", "before")
@@ -291,14 +303,23 @@ async def test_pub_sub_recovers_from_a_listening_connection_that_died_silently(
         await proxy.aclose()
 
 
+async def pings(wire: Wire, more: int) -> None:
+    """Wait until ``more`` PINGs more than now have reached the wire. A pub/sub reader pings
+    only once its previous PING was answered (or it reconnects): each PING after the first
+    one is an answered heartbeat."""
+    await asyncio.wait_for(wire.seen(b"PING", wire.counts.get(b"PING", 0) + more).wait(), 5)
+
+
 @server
-async def test_pub_sub_idles_without_reconnecting(redis_server, monkeypatch, caplog):
+async def test_pub_sub_idles_without_reconnecting(redis_server, wire, caplog):
     """The heartbeat is answered on a healthy idle connection, subscribed to channels or to
     none any more: no reconnection, no warning."""
-    monkeypatch.setattr(redis_pubsub, "_HEARTBEAT", 0.05, raising=False)
-    async with Broadcast(redis_server.url) as broadcast:
+    async with Broadcast(wire.url, heartbeat=0.05) as broadcast:
         async with broadcast.subscribe("news") as news:
-            await asyncio.sleep(0.5)  # ten heartbeats of silence
+            await broadcast.publish("news", "first")  # the publishing connection opens
+            assert await take(news, 1) == ["first"]
+            connections = wire.connections  # the listening one and the publishing one
+            await pings(wire, 10)
             await broadcast.publish("news", "still here")
             assert await take(news, 1) == ["still here"]
         raw = redis.asyncio.Redis.from_url(redis_server.url)
@@ -308,10 +329,11 @@ async def test_pub_sub_idles_without_reconnecting(redis_server, monkeypatch, cap
 
         await until(no_channel_left)  # UNSUBSCRIBEd
         await raw.aclose()
-        await asyncio.sleep(0.5)  # ten heartbeats of silence, subscribed to nothing
+        await pings(wire, 10)  # subscribed to nothing
         async with broadcast.subscribe("news") as news:
             await broadcast.publish("news", "back")
             assert await take(news, 1) == ["back"]
+        assert wire.connections == connections
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
@@ -376,10 +398,11 @@ async def test_closing_while_reconnecting_is_prompt_and_leaves_no_task(
 
 
 @server
-async def test_closing_streams_while_the_broker_is_frozen_takes_bounded_time(redis_server):
-    """Defect: the wake stream's DELETE at ``aclose`` waited for redis-py's socket timeout
-    (5 s) on a broker that accepts but never answers, after the 2 s already spent."""
-    broadcast = Broadcast(url_of(redis_server, "redis-stream"))
+@pytest.mark.parametrize("scheme", SCHEMES)
+async def test_closing_while_the_broker_is_frozen_takes_bounded_time(redis_server, scheme):
+    """Defect (streams): the wake stream's DELETE at ``aclose`` waited for redis-py's socket
+    timeout (5 s) on a broker that accepts but never answers, after the 2 s already spent."""
+    broadcast = Broadcast(url_of(redis_server, scheme))
     async with broadcast.subscribe("room"):
         redis_server.process.send_signal(signal.SIGSTOP)
         try:

@@ -20,6 +20,12 @@ The backend is chosen by URL:
   reconnects with backoff and reads on from the last message it delivered.
   (``rediss://`` and ``rediss-stream://`` for TLS.)
 
+A ``redis://`` broadcast takes two durations, in seconds (5 by default):
+``confirm_timeout``, how long ``subscribe`` waits for Redis to confirm the subscription
+before it raises ``BroadcastError``, and ``heartbeat``, how long the listening connection
+may be silent before it is pinged (and taken for dead, and reconnected, when the ping is
+unanswered for as long again): ``Broadcast("redis://redis:6379/0", heartbeat=15.0)``.
+
 Each subscriber has a bounded buffer and a declared policy for when it is full:
 ``"drop_oldest"`` (the default: keep the newest), ``"drop_newest"``, or ``"end"`` (the
 subscription ends, ``overflowed`` is set, so the handler can close the socket with 1013).
@@ -36,7 +42,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from ..errors import BroadcastError, ConfigError, ConfigTypeError
-from ..options import count
+from ..options import count, seconds
 from ._redis import redacted
 from .memory import MemoryBackend
 from .subscription import POLICIES, Fanout, Policy, Subscription
@@ -58,29 +64,32 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _memory(url: str, keep: int | None, scheme: str) -> Backend:
+def _memory(url: str, keep: int | None, scheme: str, **pubsub: float) -> Backend:
     return MemoryBackend(url, 0 if keep is None else keep)
 
 
-def _redis_pubsub(url: str, keep: int | None, scheme: str) -> Backend:
+def _redis_pubsub(url: str, keep: int | None, scheme: str, **pubsub: float) -> Backend:
     from .redis_pubsub import RedisPubSubBackend
 
-    return RedisPubSubBackend(url, keep or 0, scheme)
+    return RedisPubSubBackend(url, keep or 0, scheme, **pubsub)
 
 
-def _redis_streams(url: str, keep: int | None, scheme: str) -> Backend:
+def _redis_streams(url: str, keep: int | None, scheme: str, **pubsub: float) -> Backend:
     from .redis_streams import RedisStreamBackend
 
     return RedisStreamBackend(url, 1000 if keep is None else keep, scheme)
 
 
-BACKENDS: dict[str, Callable[[str, int | None, str], Backend]] = {
+# Each makes a backend from the URL, ``keep`` and the pub/sub options given (only
+# ``redis://`` and ``rediss://`` are given any: ``Broadcast`` refuses them for the others).
+BACKENDS: dict[str, Callable[..., Backend]] = {
     "memory": _memory,
     "redis": _redis_pubsub,
     "rediss": _redis_pubsub,
     "redis-stream": _redis_streams,
     "rediss-stream": _redis_streams,
 }
+PUBSUB_SCHEMES = ("redis", "rediss")  # the backends that take heartbeat and confirm_timeout
 
 
 def _check_channel(what: str, channel: object) -> None:
@@ -148,9 +157,18 @@ class _Subscribing:
 
 class Broadcast:
     """Channels of messages, delivered by the backend ``url`` names; see the module's
-    docstring. ``keep`` is how many messages each channel keeps for ``history``."""
+    docstring. ``keep`` is how many messages each channel keeps for ``history``;
+    ``heartbeat`` and ``confirm_timeout`` (seconds, 5 by default) are options of
+    ``redis://`` and ``rediss://`` only."""
 
-    def __init__(self, url: str = "memory://", *, keep: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str = "memory://",
+        *,
+        keep: int | None = None,
+        heartbeat: float | None = None,
+        confirm_timeout: float | None = None,
+    ) -> None:
         scheme, separator, _ = url.partition("://") if isinstance(url, str) else ("", "", "")
         make = BACKENDS.get(scheme) if separator else None
         if make is None:
@@ -160,8 +178,17 @@ class Broadcast:
             raise error(f"Broadcast expected a URL starting with {schemes}, got {shown!r}")
         if keep is not None:
             count(keep, "Broadcast expected keep to be an int >= 0", minimum=0)
+        pubsub: dict[str, float] = {}  # the pub/sub options given
+        for name, value in (("heartbeat", heartbeat), ("confirm_timeout", confirm_timeout)):
+            if value is not None:
+                pubsub[name] = seconds(value, f"Broadcast {name}")
+        if pubsub and scheme not in PUBSUB_SCHEMES:
+            raise ConfigError(
+                f"Broadcast expected a redis:// or rediss:// URL with {' and '.join(pubsub)} "
+                f"(options of Redis pub/sub), got {redacted(url)!r}"
+            )
         self.url = url
-        self._backend = make(url, keep, scheme)
+        self._backend = make(url, keep, scheme, **pubsub)
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None  # the first it ran in
 

@@ -1,6 +1,16 @@
 """``redis://``: Redis pub/sub between processes. At most once: a message published while a
 process's connection to Redis is broken never reaches that process's subscribers, and
-nothing tells them; use ``redis-stream://`` where that matters."""
+nothing tells them; use ``redis-stream://`` where that matters.
+
+Two durations bound what a broker can make this backend wait for (``Broadcast(url,
+heartbeat=..., confirm_timeout=...)``, 5 s each by default): ``confirm_timeout`` is how long
+a ``subscribe`` waits for Redis to confirm its SUBSCRIBE (connecting included), and
+``heartbeat`` how long the listening connection may be silent before the reader pings the
+broker; as long again without an answer, the connection is taken for dead (a dropped NAT
+entry or a network partition breaks it silently) and the reader reconnects. ``aclose``
+returns within a bounded time whatever the broker does: what it cannot stop politely, it
+disconnects.
+"""
 
 from __future__ import annotations
 
@@ -23,14 +33,13 @@ from ._redis import (
 from .codec import encode
 from .subscription import Fanout, Subscription
 
-__all__ = ["RedisPubSubBackend"]
+__all__ = ["CONFIRM_TIMEOUT", "HEARTBEAT", "RedisPubSubBackend"]
 
-_CONFIRM_TIMEOUT = 5.0  # seconds Redis has to confirm a SUBSCRIBE
-# Seconds of silence on the listening connection before the reader pings the broker; as long
-# again without an answer, the connection is taken for dead (a dropped NAT entry or a network
-# partition breaks it silently) and the reader reconnects.
-_HEARTBEAT = 5.0
-_CLOSE_TIMEOUT = 1.0  # seconds the publishing under way has to finish when the broadcast closes
+CONFIRM_TIMEOUT = 5.0  # default: seconds Redis has to confirm a SUBSCRIBE
+HEARTBEAT = 5.0  # default: seconds of silence before a PING, and as long for its answer
+# Seconds each step of ``aclose`` waits (the tasks to stop, the publishing under way to
+# finish, a connection to close) before it goes on without them.
+_CLOSE_TIMEOUT = 1.0
 
 
 class RedisPubSubBackend:
@@ -40,7 +49,15 @@ class RedisPubSubBackend:
 
     loop_bound = True
 
-    def __init__(self, url: str, keep: int, scheme: str = "redis") -> None:
+    def __init__(
+        self,
+        url: str,
+        keep: int,
+        scheme: str = "redis",
+        *,
+        heartbeat: float = HEARTBEAT,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
+    ) -> None:
         if keep:
             raise ConfigError(
                 f"a redis:// broadcast (pub/sub) keeps no messages, got keep={keep}; "
@@ -48,6 +65,8 @@ class RedisPubSubBackend:
             )
         self.url = url
         self.keep = 0
+        self.heartbeat = heartbeat
+        self.confirm_timeout = confirm_timeout
         self.fanout = Fanout()
         self._foreign: set[str] = set()  # channels where a foreign message was logged
         self._redis = client(redis_url(url, scheme))
@@ -76,40 +95,52 @@ class RedisPubSubBackend:
 
     async def join(self, subscription: Subscription, history: int) -> list[Any]:
         """Register ``subscription``; SUBSCRIBE its channel if it is the first here, and
-        return once Redis confirmed it: what is published from then on reaches it. No
-        ``history``: ``Broadcast.subscribe`` refuses it, as this backend keeps nothing."""
+        return once Redis confirmed it: what is published from then on reaches it. Fails
+        when Redis has not confirmed it within ``confirm_timeout`` seconds (connecting
+        included). No ``history``: ``Broadcast.subscribe`` refuses it, as this backend
+        keeps nothing."""
         channel = subscription.channel
         self.fanout.add(subscription)
         try:
-            async with self._commands:
-                if self._closed:
-                    return []  # closed meanwhile: the broadcast refuses the subscription
-                if channel not in self._subscribed:
-                    self._confirmations[channel] = asyncio.get_running_loop().create_future()
-                    self._expected[channel] = self._expected.get(channel, 0) + 1
-                    try:
-                        await self._pubsub.subscribe(channel)
-                    except BaseException:  # perhaps never sent: wait for no reply to it
-                        if self._expected.get(channel, 0) > 1:
-                            self._expected[channel] -= 1
-                        else:
-                            self._expected.pop(channel, None)
-                        raise
-                    self._subscribed.add(channel)
-            if self._reader is None and not self._closed:
-                self._reader = background(self._read(), "shallot_ws broadcast: redis pub/sub")
-            confirmation = self._confirmations.get(channel)
-            if confirmation is not None:
-                try:
-                    await asyncio.wait_for(asyncio.shield(confirmation), _CONFIRM_TIMEOUT)
-                except asyncio.TimeoutError:
-                    raise TimeoutError(
-                        f"no confirmation of SUBSCRIBE within {_CONFIRM_TIMEOUT} s"
-                    ) from None
+            try:
+                await asyncio.wait_for(self._subscribe(channel), self.confirm_timeout)
+            except asyncio.TimeoutError:
+                raise TimeoutError(
+                    f"no confirmation of SUBSCRIBE within {self.confirm_timeout} s"
+                ) from None
         except self._errors as error:
             self.leave(subscription)
             raise unreachable(self.url, f"subscribe to {channel!r}", error) from error
         return []
+
+    async def _subscribe(self, channel: str) -> None:
+        """SUBSCRIBE ``channel`` unless this process is already subscribed to it (or its
+        SUBSCRIBE is under way), and wait for Redis to confirm it."""
+        async with self._commands:
+            if self._closed:
+                return  # closed meanwhile: the broadcast refuses the subscription
+            if channel not in self._subscribed:
+                self._confirmations[channel] = asyncio.get_running_loop().create_future()
+                self._expected[channel] = self._expected.get(channel, 0) + 1
+                try:
+                    await self._pubsub.subscribe(channel)
+                except BaseException as error:  # perhaps never sent: wait for no reply to it
+                    if self._expected.get(channel, 0) > 1:
+                        self._expected[channel] -= 1
+                    else:
+                        self._expected.pop(channel, None)
+                    if not isinstance(error, self._errors):
+                        # Cut short (cancelled, or out of time), perhaps while connecting: the
+                        # replies to the connection's handshake would come to the reader as
+                        # messages. A new connection starts clean.
+                        await self._cut()
+                    raise
+                self._subscribed.add(channel)
+        if self._reader is None and not self._closed:
+            self._reader = background(self._read(), "shallot_ws broadcast: redis pub/sub")
+        confirmation = self._confirmations.get(channel)
+        if confirmation is not None:
+            await asyncio.shield(confirmation)
 
     def leave(self, subscription: Subscription) -> None:
         """Unregister ``subscription``; UNSUBSCRIBE its channel (in the background) if it
@@ -133,9 +164,9 @@ class RedisPubSubBackend:
 
     async def _read(self) -> None:
         backoff = Backoff(self.url)
-        while True:
+        while not self._closed:  # closed: a cancellation lost in redis-py stops here
             try:
-                message = await self._pubsub.get_message(timeout=_HEARTBEAT)
+                message = await self._pubsub.get_message(timeout=self.heartbeat)
                 if message is None:
                     await self._heartbeat()
                     continue
@@ -168,16 +199,22 @@ class RedisPubSubBackend:
             confirmation.set_result(None)
 
     async def _heartbeat(self) -> None:
-        """Nothing heard for ``_HEARTBEAT`` seconds: ping the broker. Nothing heard for as long
+        """Nothing heard for ``heartbeat`` seconds: ping the broker. Nothing heard for as long
         again: the connection died without a word; close it, and the reader reconnects."""
         if self._pinged:
             self._pinged = False
-            if self._pubsub.connection is not None:
-                await self._pubsub.connection.disconnect(nowait=True)
-            raise TimeoutError(f"no answer to PING within {_HEARTBEAT} s")
+            await self._cut()
+            raise TimeoutError(f"no answer to PING within {self.heartbeat} s")
         self._pinged = True
         async with self._commands:
             await self._pubsub.ping()
+
+    async def _cut(self) -> None:
+        """Close the listening connection under whatever awaits it (a read, a handshake the
+        broker never answers): it fails at once, and the next command connects anew."""
+        connection = self._pubsub.connection
+        if connection is not None:
+            await connection.disconnect(nowait=True)
 
     def _forget_stale(self) -> None:
         """After a broken connection: forget channels nobody here wants any more."""
@@ -186,18 +223,53 @@ class RedisPubSubBackend:
             self._pubsub.channels.pop(name, None)
 
     async def aclose(self) -> None:
-        """Stop listening and close both connections."""
+        """Stop listening and close both connections, within a bounded time whatever the
+        broker does (about ``confirm_timeout`` plus a few seconds at worst): a task that
+        does not stop when cancelled has its connection closed under it."""
         self._closed = True
         for confirmation in self._confirmations.values():  # a join waiting returns, refused
             if not confirmation.done():
                 confirmation.set_result(None)
         self._confirmations.clear()
-        tasks = [*self._tasks, *([self._reader] if self._reader is not None else [])]
+        tasks = {*self._tasks, *([self._reader] if self._reader is not None else [])}
+        self._reader = None
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._reader = None
-        async with self._commands:  # after a SUBSCRIBE under way, before any other
-            await self._pubsub.aclose()
+        if not await _stopped(tasks, _CLOSE_TIMEOUT):
+            # The cancellation was lost inside redis-py and its read goes on: close the
+            # connection under it, so that the read fails and the reader sees it is closed.
+            await self._cut()
+            await _stopped(tasks, _CLOSE_TIMEOUT)
+        # After a SUBSCRIBE under way (its join gives up within confirm_timeout), before any
+        # other: closed under it, redis-py would retry it on a new connection.
+        locked = await _acquire(self._commands, self.confirm_timeout + _CLOSE_TIMEOUT)
+        try:
+            try:
+                await asyncio.wait_for(self._pubsub.aclose(), _CLOSE_TIMEOUT)
+            except asyncio.TimeoutError:
+                await self._cut()
+        finally:
+            if locked:
+                self._commands.release()
         await self._publishing.settle(_CLOSE_TIMEOUT)
         await self._redis.aclose()
+
+
+async def _stopped(tasks: set[asyncio.Task[None]], timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``tasks`` to end; whether they all did."""
+    if not tasks:
+        return True
+    done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in done:
+        if not task.cancelled():
+            task.exception()  # retrieved: a reader that died is not reported again at exit
+    return not pending
+
+
+async def _acquire(lock: asyncio.Lock, timeout: float) -> bool:
+    """Take ``lock`` within ``timeout`` seconds; whether it was taken."""
+    try:
+        await asyncio.wait_for(lock.acquire(), timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True

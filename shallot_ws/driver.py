@@ -24,7 +24,7 @@ from typing import Any
 from .cancelling import CancelTimer, cancel_requested
 from .errors import LifecycleError, ProtocolError, WSDisconnect
 from .handshake import handshake
-from .hooks import run_closing_hook
+from .hooks import run_closing_hooks
 from .inbound import Inbound
 from .lifecycle import DRAINING, Action, Event, Outcome, Phase, advance
 from .messages import SEND_TYPE, check_outgoing
@@ -156,21 +156,15 @@ class _Session:
             try:
                 self._step(Event.CLEANED)
             finally:
-                cancelled = await self._run_hooks() or cancelled
+                done = await run_closing_hooks(
+                    options.on_disconnect,
+                    options.on_close,
+                    self.outcome is Outcome.DISCONNECTED,
+                    self._scope,
+                )
+                cancelled = done or cancelled
         if cancelled is not None:
             raise cancelled
-
-    async def _run_hooks(self) -> BaseException | None:
-        """``on_disconnect`` (if the client left), then ``on_close``; a cancellation while
-        they ran is returned, to be raised once both did."""
-        options = self._options
-        scope = self._scope
-        cancelled = None
-        if self.outcome is Outcome.DISCONNECTED and options.on_disconnect is not None:
-            cancelled = await run_closing_hook(options.on_disconnect, "on_disconnect", scope)
-        if options.on_close is not None:
-            cancelled = await run_closing_hook(options.on_close, "on_close", scope) or cancelled
-        return cancelled
 
     # The drain timer: armed when the client leaves, re-armed each time the handler takes a
     # buffered frame; when it fires, a handler still running is cancelled where it waits,
@@ -250,7 +244,7 @@ class _Session:
                     if not inbound.ended:  # sends fail, but frames may come yet
                         await asyncio.sleep(0)
                         continue
-                    if inbound.pending:
+                    if inbound.buffered:
                         continue  # drop, and let the handler read the rest
                     await self._on(Event.RETURNED)  # stopped at its yield
                     return

@@ -12,7 +12,7 @@ from .reporting import report
 from .signatures import callable_name
 from .types import Hook, Scope
 
-__all__ = ["in_turn", "run_closing_hook"]
+__all__ = ["in_turn", "run_closing_hook", "run_closing_hooks"]
 
 
 async def run_closing_hook(hook: Hook, role: str, scope: Scope) -> BaseException | None:
@@ -24,6 +24,19 @@ async def run_closing_hook(hook: Hook, role: str, scope: Scope) -> BaseException
     except Exception as exc:
         report(scope, exc, "%s hook %s raised", role, callable_name(hook))
     return None
+
+
+async def run_closing_hooks(
+    on_disconnect: Hook | None, on_close: Hook | None, left: bool, scope: Scope
+) -> BaseException | None:
+    """``on_disconnect`` (if the client ``left``), then ``on_close``, each logged alone if it
+    raises; a cancellation while they ran is returned, to be raised once both did."""
+    cancelled = None
+    if left and on_disconnect is not None:
+        cancelled = await run_closing_hook(on_disconnect, "on_disconnect", scope)
+    if on_close is not None:
+        cancelled = await run_closing_hook(on_close, "on_close", scope) or cancelled
+    return cancelled
 
 
 def in_turn(role: str, first: Hook, then: Hook) -> Hook:

@@ -93,7 +93,7 @@ class Inbound:
         self._asked = False  # whether the handler ever asked for a frame
         self._quiet = False  # nothing more may be sent: the client left or a send failed
         self._arrived = 0.0  # when the newest buffered frame arrived (loop.time())
-        self._watcher = Watcher(self, receive, loop, stall_timeout, name)
+        self._watcher = Watcher(self, receive, loop, limit, stall_timeout, name)
 
     # -- the handler's side ---------------------------------------------------------------
 
@@ -273,11 +273,6 @@ class Inbound:
         )
 
     @property
-    def full(self) -> bool:
-        """Whether the buffer holds ``limit`` frames."""
-        return len(self._frames) >= self._limit
-
-    @property
     def waiting(self) -> bool:
         """Whether a reader waits for the watcher's read."""
         return self._waiter is not None
@@ -335,11 +330,6 @@ class Inbound:
     def ended(self) -> bool:
         """Whether the server's disconnect came (or ``stop`` ran): no frame comes any more."""
         return self._disconnect is not None
-
-    @property
-    def pending(self) -> bool:
-        """Whether frames wait in the buffer."""
-        return bool(self._frames)
 
     @property
     def fault(self) -> Exception | None:

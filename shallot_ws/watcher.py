@@ -39,11 +39,6 @@ class Feed(Protocol):
         ...
 
     @property
-    def full(self) -> bool:
-        """Whether the buffer holds its limit."""
-        ...
-
-    @property
     def buffered(self) -> int:
         """How many frames wait in the buffer."""
         ...
@@ -101,6 +96,7 @@ class Watcher:
     __slots__ = (
         "_dropping",
         "_feed",
+        "_limit",
         "_loop",
         "_mark",
         "_name",
@@ -117,12 +113,14 @@ class Watcher:
         feed: Feed,
         receive: Receive,
         loop: asyncio.AbstractEventLoop,
+        limit: int,
         stall_timeout: float | None,
         name: str,
     ) -> None:
         self._feed = feed
         self._receive = receive
         self._loop = loop
+        self._limit = limit
         self._stall = stall_timeout
         self._name = name
         self._pending = False  # a check is scheduled
@@ -161,13 +159,13 @@ class Watcher:
                 frame = feed.absorb(await self._receive())
                 if frame is None:
                     break
-                if feed.full:  # only while dropping: see the module's doc
+                if feed.buffered >= self._limit:  # only while dropping: see the module's doc
                     self.dropped += 1
                     continue
                 feed.deliver(frame)
                 if feed.waiting:
                     break
-                if feed.full and not self._dropping:
+                if feed.buffered >= self._limit and not self._dropping:
                     self._arm_stall()
                     break
         except Exception as exc:  # a server that breaks the ASGI contract
@@ -188,7 +186,7 @@ class Watcher:
         if feed.asked:  # a reader, however slow: it keeps backpressure, loses nothing
             return
         if feed.taken != self._mark:  # the handler read meanwhile
-            if feed.full:
+            if feed.buffered >= self._limit:
                 self._arm_stall()
             return
         if not feed.active or self._task is not None or feed.ended or feed.fault is not None:

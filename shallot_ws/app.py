@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any, overload
 
 from .asgi import upgrade_required
-from .driver import HandlerGenerator, run_connection
+from .driver import HandlerGenerator, Plan, run_connection
 from .errors import ProtocolError
 from .lifespan import Lifespan, serve_lifespan
 from .options import (
@@ -73,8 +73,7 @@ class WebSocketApp:
             owner=f"websocket app {name}",
         )
         self.handler = handler
-        self._generator = generator
-        self._name = name
+        self._plan = Plan(generator, name, self.options)
         # The handler's name and doc, but no __wrapped__: frameworks that inspect an ASGI
         # app's signature (Litestar) must see (scope, receive, send), not the handler's.
         for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
@@ -120,7 +119,7 @@ class WebSocketApp:
         """Serve an ASGI scope: ``websocket`` runs the handler, ``http`` gets 426."""
         kind = scope["type"]
         if kind == "websocket":
-            await run_connection(self._generator, self._name, self.options, scope, receive, send)
+            await run_connection(self._plan, scope, receive, send)
         elif kind == "http":
             await upgrade_required(receive, send)
         elif kind == "lifespan":
@@ -139,7 +138,7 @@ class WebSocketApp:
         return WebSocketApp(handler, **{**current, **changes})
 
     def __repr__(self) -> str:
-        return f"<WebSocketApp {self._name}>"
+        return f"<WebSocketApp {self._plan.name}>"
 
 
 @overload

@@ -18,8 +18,8 @@ event below is a step of that table, and the driver does the step's action. docs
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, Callable, Coroutine
+from typing import Any, NamedTuple
 
 from .cancelling import CancelTimer, cancel_requested
 from .errors import LifecycleError, ProtocolError, WSDisconnect
@@ -33,7 +33,7 @@ from .receiver import Receiver
 from .reporting import logger, report
 from .types import FrameSource, Message, Receive, Scope, Send
 
-__all__ = ["HandlerGenerator", "run_connection"]
+__all__ = ["HandlerGenerator", "Plan", "run_connection"]
 
 HandlerGenerator = Callable[[Scope, FrameSource[Any]], AsyncGenerator[Any, None]]
 
@@ -47,15 +47,24 @@ _MIN_CLOSE_WAIT = 0.05  # the shortest wait for the close at shutdown (drain_tim
 _GONE = Phase.GONE
 
 
-async def run_connection(
-    handler: HandlerGenerator,
-    name: str,
-    options: AppOptions,
+class Plan(NamedTuple):
+    """What the driver serves, made once per app: the handler as a generator function, its
+    name for logs, and the app's options."""
+
+    handler: HandlerGenerator
+    name: str
+    options: AppOptions
+
+
+def run_connection(
+    plan: Plan,
     scope: Scope,
     receive: Receive,
     send: Send,
-) -> None:
-    """Serve one ``websocket`` scope: handshake, handler, hooks."""
+) -> Coroutine[Any, Any, None]:
+    """The coroutine that serves one ``websocket`` scope: handshake, handler, hooks. Called
+    from the app's ``__call__``, in its event loop; a plain function, so that an idle
+    connection holds one coroutine frame fewer."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -63,11 +72,7 @@ async def run_connection(
             "expected an asyncio event loop (hypercorn's asyncio or uvloop worker), found none: "
             "trio is not supported yet"
         ) from None
-    event = await receive()
-    if event["type"] != "websocket.connect":
-        advance(Phase.CONNECTING, Event.FAULT)
-        raise ProtocolError(f"expected a 'websocket.connect' event first, got {event['type']!r}")
-    await _Session(handler, name, options, scope, receive, send).serve()
+    return _Session(plan, scope, receive, send).serve(receive)
 
 
 class _Session:
@@ -75,11 +80,9 @@ class _Session:
 
     __slots__ = (
         "_close_code",
-        "_handler",
         "_inbound",
-        "_name",
-        "_options",
         "_phase",
+        "_plan",
         "_scope",
         "_send",
         "_task",
@@ -89,21 +92,18 @@ class _Session:
 
     def __init__(
         self,
-        handler: HandlerGenerator,
-        name: str,
-        options: AppOptions,
+        plan: Plan,
         scope: Scope,
         receive: Receive,
         send: Send,
     ) -> None:
         loop = asyncio.get_running_loop()
-        self._handler = handler
-        self._name = name
-        self._options = options
+        self._plan = plan
+        options = plan.options
         self._scope = scope
         self._send = send
         self._inbound = Inbound(
-            receive, options.max_buffered, loop, self._gone, options.stall_timeout, name
+            receive, options.max_buffered, loop, self._gone, options.stall_timeout, plan.name
         )
         self._task = asyncio.current_task()
         self._timer: CancelTimer | None = None  # the drain timer, made when first needed
@@ -119,9 +119,15 @@ class _Session:
             self.outcome = step.outcome
         return step.action
 
-    async def serve(self) -> None:
-        """Handshake, then (if accepted) the handler and the hooks."""
-        options = self._options
+    async def serve(self, receive: Receive) -> None:
+        """The connect event, the handshake, then (if accepted) the handler and the hooks."""
+        event = await receive()
+        if event["type"] != "websocket.connect":
+            self._step(Event.FAULT)
+            raise ProtocolError(
+                f"expected a 'websocket.connect' event first, got {event['type']!r}"
+            )
+        options = self._plan.options
         try:
             answer = await handshake(options.on_connect, self._scope)
         except asyncio.CancelledError:
@@ -148,7 +154,13 @@ class _Session:
                 raise
             else:
                 self._step(Event.SENT)
-                await self._run()
+                # the handler runs in this frame's callee: one frame fewer per connection
+                generator = self._plan.handler(self._scope, Receiver(self._inbound))
+                self._inbound.start()
+                try:
+                    await self._pump(generator)
+                finally:
+                    await self._release(generator)
         except asyncio.CancelledError as exc:  # the server cancelled us: hooks still run
             cancelled = exc
             self._step(Event.SHUTDOWN)
@@ -173,7 +185,7 @@ class _Session:
     def _gone(self) -> None:
         """The inbound's news: the client left, or the server broke the protocol."""
         action = self._step(Event.FAULT if self._inbound.fault is not None else Event.LEFT)
-        drain = self._options.drain_timeout
+        drain = self._plan.options.drain_timeout
         if action is Action.ARM_DRAIN:
             self._drain().arm(drain, repeat=drain)
         elif action is Action.CANCEL_HANDLER:
@@ -200,35 +212,31 @@ class _Session:
         timer = self._timer
         return timer is not None and timer.owns(exc)
 
-    async def _run(self) -> None:
-        """Run the handler to its end and close its generator; stop the inbound half."""
+    async def _release(self, generator: AsyncGenerator[Any, None]) -> None:
+        """The handler is done (or stopped): close its generator, stop the inbound half."""
         inbound = self._inbound
-        generator = self._handler(self._scope, Receiver(inbound))
-        inbound.start()
+        inbound.release()  # the handler is done with the client: no more watching
+        if self._phase not in DRAINING:  # its finally blocks run like any clean-up
+            self._disarm()
         try:
-            await self._pump(generator)
+            await generator.aclose()  # after the client left, the drain timer applies
+        except asyncio.CancelledError as exc:
+            if not self._owns(exc):
+                raise
+        except Exception as exc:
+            self._step(Event.RAISED)  # reported, nothing sent: the close is behind
+            report(self._scope, exc, "handler %s raised while closing", self._plan.name)
         finally:
-            inbound.release()  # the handler is done with the client: no more watching
-            if self._phase not in DRAINING:  # its finally blocks run like any clean-up
-                self._disarm()
-            try:
-                await generator.aclose()  # after the client left, the drain timer applies
-            except asyncio.CancelledError as exc:
-                if not self._owns(exc):
-                    raise
-            except Exception as exc:
-                self._step(Event.RAISED)  # reported, nothing sent: the close is behind
-                report(self._scope, exc, "handler %s raised while closing", self._name)
-            finally:
-                if self._timer is not None:
-                    self._timer.forget()  # and cancellations the handler swallowed
-                await inbound.stop(self._close_code)
+            if self._timer is not None:
+                self._timer.forget()  # and cancellations the handler swallowed
+            await inbound.stop(self._close_code)
 
     async def _pump(self, generator: AsyncGenerator[Any, None]) -> None:
         inbound = self._inbound
         send = self._send
         sends = 0
         last_taken = -1
+        gone = _GONE
         try:
             async for message in generator:
                 try:
@@ -236,11 +244,11 @@ class _Session:
                 except Exception:
                     trusted = False
                 if not trusted:
-                    message = check_outgoing(message, f"handler {self._name}")
+                    message = check_outgoing(message, f"handler {self._plan.name}")
                     if message["type"] == "websocket.close":
                         await self._on(Event.CLOSE_YIELDED, message)
                         return
-                if self._phase is _GONE:  # nothing more is sent: the client left
+                if self._phase is gone:  # nothing more is sent: the client left
                     if not inbound.ended:  # sends fail, but frames may come yet
                         await asyncio.sleep(0)
                         continue
@@ -265,7 +273,7 @@ class _Session:
                     inbound.lost()
                 except Exception:  # a server refusing a message: say what was wrong with it
                     if trusted:
-                        check_outgoing(message, f"handler {self._name}")
+                        check_outgoing(message, f"handler {self._plan.name}")
                     raise
         except WSDisconnect as exc:  # this client's, passed through: it left; else raised
             await self._on(Event.RETURNED if self._phase is _GONE else Event.RAISED, error=exc)
@@ -297,14 +305,16 @@ class _Session:
         elif action is Action.SEND_HANDLER_CLOSE and message is not None:
             await self._close(message)
         elif action is Action.SEND_ERROR_CLOSE and error is not None:
-            report(self._scope, error, "handler %s raised; closing with 1011", self._name)
+            report(self._scope, error, "handler %s raised; closing with 1011", self._plan.name)
             await self._close(ERROR_CLOSE)
         elif action is Action.SEND_SHUTDOWN_CLOSE:
             # wait for it at most the drain time: a client that has stopped reading must not
             # keep the clean-up (generator, hooks) from running
-            await self._close(SHUTDOWN_CLOSE, max(self._options.drain_timeout, _MIN_CLOSE_WAIT))
+            await self._close(
+                SHUTDOWN_CLOSE, max(self._plan.options.drain_timeout, _MIN_CLOSE_WAIT)
+            )
         elif action is Action.REPORT_ERROR and error is not None:
-            report(self._scope, error, "handler %s raised after its client left", self._name)
+            report(self._scope, error, "handler %s raised after its client left", self._plan.name)
         else:
             raise LifecycleError(f"the driver cannot do {action.name} on event {event.name}")
 
@@ -322,7 +332,7 @@ class _Session:
             logger.warning(
                 "handler %s: the %s close was not sent within %s s (the client is not "
                 "reading); cleaning up without it",
-                self._name,
+                self._plan.name,
                 message["code"],
                 bound,
             )
@@ -335,14 +345,16 @@ class _Session:
                 raise
             # a drain cancel requested just before (a fault): the close may not have gone
             self._step(Event.CLOSE_REFUSED)
-            logger.warning("handler %s: the %s close was interrupted", self._name, message["code"])
+            logger.warning(
+                "handler %s: the %s close was interrupted", self._plan.name, message["code"]
+            )
             return
         except Exception as exc:
             self._step(Event.CLOSE_REFUSED)
             logger.warning(
                 "the server refused the %s close of handler %s (%s: %s)",
                 message["code"],
-                self._name,
+                self._plan.name,
                 type(exc).__name__,
                 exc,
             )

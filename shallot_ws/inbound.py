@@ -48,6 +48,7 @@ class Inbound:
         "_active",
         "_arrived",
         "_asked",
+        "_check_pending",
         "_disconnect",
         "_error",
         "_fast",
@@ -56,11 +57,13 @@ class Inbound:
         "_iterator",
         "_limit",
         "_loop",
+        "_name",
         "_on_gone",
         "_quiet",
         "_reader",
         "_reading",
         "_receive",
+        "_stall",
         "_taken",
         "_waiter",
         "_watcher",
@@ -86,6 +89,7 @@ class Inbound:
         self._interrupt = False  # ``stop`` cancelled that task: its read ends in a disconnect
         self._iterator: AsyncGeneratorType[Frame, None] | None = None
         self._waiter: asyncio.Future[None] | None = None  # a reader waiting on the watcher
+        self._check_pending = False  # a watcher check is scheduled
         self._disconnect: WSDisconnect | None = None
         self._error: Exception | None = None
         self._fast = True  # buffer empty, no watcher, client there, no error
@@ -93,7 +97,9 @@ class Inbound:
         self._asked = False  # whether the handler ever asked for a frame
         self._quiet = False  # nothing more may be sent: the client left or a send failed
         self._arrived = 0.0  # when the newest buffered frame arrived (loop.time())
-        self._watcher = Watcher(self, receive, loop, limit, stall_timeout, name)
+        self._stall = stall_timeout
+        self._name = name
+        self._watcher: Watcher | None = None  # made the first time the handler is elsewhere
 
     # -- the handler's side ---------------------------------------------------------------
 
@@ -107,7 +113,8 @@ class Inbound:
     async def _iterate(self) -> AsyncGenerator[Frame, None]:
         frames = self._frames
         receive = self._receive
-        look_soon = self._watcher.look_soon
+        check = self._check
+        call_soon = self._loop.call_soon
         while True:
             if self._fast:
                 # The fast path: buffer empty, no watcher, client there. The handler reads
@@ -125,7 +132,9 @@ class Inbound:
                         self._on_gone()
                         return
                 self._taken += 1
-                look_soon()
+                if not self._check_pending:
+                    self._check_pending = True
+                    call_soon(check)
                 yield frame
             elif frames:
                 frame = frames.pop(0)
@@ -161,7 +170,7 @@ class Inbound:
     @property
     def dropped(self) -> int:
         """Frames the stall policy dropped."""
-        return self._watcher.dropped
+        return 0 if self._watcher is None else self._watcher.dropped
 
     @property
     def arrived_at(self) -> float | None:
@@ -190,7 +199,7 @@ class Inbound:
                 "waits: read the receiver in one task and hand frames on (a queue), or use "
                 "merge()"
             )
-        if self._watcher.running:
+        if self._watching:
             waiter = self._loop.create_future()
             self._waiter = waiter
             try:
@@ -237,21 +246,39 @@ class Inbound:
     def _took(self) -> None:
         """The handler took a frame and goes elsewhere: see, soon, whether to watch for it."""
         self._taken += 1
-        self._watcher.reading()  # it reads after all: backpressure again
+        if self._watcher is not None:
+            self._watcher.reading()  # it reads after all: backpressure again
         self._refresh()
         if self._quiet:
             self._on_gone()  # still reading after the client left: the driver re-arms its timer
         self._look_soon()
 
     def _look_soon(self) -> None:
-        if self._disconnect is None:
-            self._watcher.look_soon()
+        """The handler left the receiver: see, one loop iteration later, whether to watch."""
+        if self._disconnect is None and not self._check_pending:
+            self._check_pending = True
+            self._loop.call_soon(self._check)
+
+    def _check(self) -> None:
+        self._check_pending = False
+        watcher = self._watcher
+        if watcher is None:
+            if not self.idle:
+                return
+            watcher = self._watcher = Watcher(
+                self, self._receive, self._loop, self._limit, self._stall, self._name
+            )
+        watcher.check()
+
+    @property
+    def _watching(self) -> bool:
+        return self._watcher is not None and self._watcher.running
 
     def _refresh(self) -> None:
         """Recompute the fast-path flag after the state changed off the fast path."""
         self._fast = (
             not self._frames
-            and not self._watcher.running
+            and not self._watching
             and self._disconnect is None
             and self._error is None
         )
@@ -343,7 +370,7 @@ class Inbound:
 
     def start(self) -> None:
         """The handler is about to run: watch for it until it asks for a frame."""
-        self._watcher.look_soon()
+        self._look_soon()
 
     def release(self) -> None:
         """The handler is done with the client: no more watching for it."""
@@ -372,7 +399,8 @@ class Inbound:
         if self._reading and reader is not None and reader is not asyncio.current_task():
             self._interrupt = True  # a task the handler left reading: it gets the disconnect
             reader.cancel()
-        await self._watcher.stop()
+        if self._watcher is not None:
+            await self._watcher.stop()
         waiter = self._waiter
         if waiter is not None and not waiter.done():  # a reader waiting on that watcher
             waiter.set_result(None)

@@ -2,8 +2,9 @@
 
 Theory of operation. While the handler is not in the receiver (yielding, sleeping, awaiting
 a feed), a *watcher* task reads the server's events on its behalf into the inbound buffer, so
-a disconnect is noticed at once. It is started by a check that runs one loop iteration after
-the handler left the receiver, and only if the handler has not come back by then:
+a disconnect is noticed at once. It is started by a ``check`` that the inbound schedules one loop
+iteration after the handler left the receiver, and only if the handler has not come back by
+then:
 
 * the watcher stops when a reader waits for it (the handler then reads inline again), and
   when the buffer holds ``limit`` frames: nobody reads, the server's queue fills, and its
@@ -100,7 +101,6 @@ class Watcher:
         "_loop",
         "_mark",
         "_name",
-        "_pending",
         "_receive",
         "_stall",
         "_task",
@@ -123,7 +123,6 @@ class Watcher:
         self._limit = limit
         self._stall = stall_timeout
         self._name = name
-        self._pending = False  # a check is scheduled
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._mark = 0  # frames taken when the stall timer was armed
@@ -135,18 +134,12 @@ class Watcher:
         """Whether the watcher is reading."""
         return self._task is not None
 
-    def look_soon(self) -> None:
-        """The handler left the receiver: see, one loop iteration later, whether to watch."""
-        if not self._pending:
-            self._pending = True
-            self._loop.call_soon(self._check)
-
     def reading(self) -> None:
         """The handler took a frame: it reads after all, backpressure again."""
         self._dropping = False
 
-    def _check(self) -> None:
-        self._pending = False
+    def check(self) -> None:
+        """Start reading if the handler is elsewhere (its feed ``idle``) and nobody reads."""
         if self._task is None and self._feed.idle:
             self._feed.watching()
             self._task = self._loop.create_task(self._watch())

@@ -138,6 +138,21 @@ class WSTestConnection(InMemoryServer):
                 errors.append(error)
         return errors
 
+    @property
+    def app_task(self) -> asyncio.Task[None] | None:
+        """The task running the app, once the connection was entered."""
+        return self._task
+
+    @property
+    def denial(self) -> Message | None:
+        """The app's HTTP denial of the handshake (``status``, ``headers``, ``body``), if any."""
+        return self._denial
+
+    @property
+    def errors_raised(self) -> bool:
+        """Whether an app exception was raised into the test already."""
+        return self._raised
+
     async def __aenter__(self) -> WSTestConnection:
         self._task = asyncio.get_running_loop().create_task(self._run_app())
         self._task.add_done_callback(self._app_done)

@@ -433,7 +433,7 @@ class _Run:
         except HandshakeRefused as refused:
             self.refused = (refused.status, refused.body)
         except ASGIViolation:  # raised before the refusal; the transcript lists it
-            denial = ws._denial if ws.state == "refused" else None
+            denial = ws.denial if ws.state == "refused" else None
             self.refused = (denial["status"], denial["body"]) if denial else (500, b"")
         except WSTimeout as timeout:
             await self.abort()
@@ -493,7 +493,7 @@ class _Run:
 
     async def abort(self) -> None:
         """Cancel the app's task if it still runs (it did not answer in time)."""
-        task = self.ws._task
+        task = self.ws.app_task
         if task is not None and not task.done():
             task.cancel()
             await asyncio.wait((task,))

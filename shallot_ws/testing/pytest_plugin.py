@@ -91,7 +91,7 @@ class WSClient:
     def _cleanup(self) -> None:
         """Cancel apps still running and restore the loops' task factories."""
         for record in self._records:
-            task = record.connection._task
+            task = record.connection.app_task
             if task is not None and not task.done() and not task.get_loop().is_closed():
                 task.cancel()
         for tracker in list(self._trackers.values()):
@@ -165,7 +165,7 @@ class _Record:
             return
         self.exited = True
         try:
-            task = self.connection._task
+            task = self.connection.app_task
             if task is not None and not task.done():  # the handshake timed out, or the exit
                 task.cancel()  # itself was cancelled: end the app as the client would
                 await asyncio.wait((task,), timeout=self.connection.timeout)
@@ -201,7 +201,7 @@ class _Record:
     def problems(self) -> list[str]:
         connection = self.connection
         found: list[str] = []
-        task = connection._task
+        task = connection.app_task
         if task is not None and not self.exited and (not task.done() or task.cancelled()):
             found.append(
                 f"{self.label} is still running after the test: "
@@ -212,7 +212,7 @@ class _Record:
                 f"{self.label} broke the ASGI protocol and the test never saw it: "
                 + "; ".join(connection.violations)
             )
-        if connection.raise_app_exceptions and not connection._raised:
+        if connection.raise_app_exceptions and not connection.errors_raised:
             for error in connection.app_exceptions:
                 found.append(f"{self.label} raised {error!r}, which never reached the test")
         return found

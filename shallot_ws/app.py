@@ -18,7 +18,7 @@ from .options import (
     AppOptions,
 )
 from .signatures import callable_name, check_handler
-from .types import FrameSource, Hook, Receive, Scope, Send
+from .types import Frame, FrameSource, Hook, Receive, Scope, Send
 
 __all__ = [
     "as_generator",
@@ -36,7 +36,7 @@ def as_generator(handler: Any) -> HandlerGenerator:
     if check_handler(handler):
         return handler  # type: ignore[no-any-return]
 
-    async def generator(scope: Scope, receiver: FrameSource[Any]) -> AsyncGenerator[Any, None]:
+    async def generator(scope: Scope, receiver: FrameSource[Frame]) -> AsyncGenerator[Any, None]:
         result = await handler(scope, receiver)
         if result is not None:
             yield result

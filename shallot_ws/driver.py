@@ -31,11 +31,11 @@ from .messages import SEND_TYPE, check_outgoing
 from .options import AppOptions
 from .receiver import Receiver
 from .reporting import logger, report
-from .types import FrameSource, Message, Receive, Scope, Send
+from .types import Frame, FrameSource, Message, Receive, Scope, Send
 
 __all__ = ["HandlerGenerator", "Plan", "run_connection"]
 
-HandlerGenerator = Callable[[Scope, FrameSource[Any]], AsyncGenerator[Any, None]]
+HandlerGenerator = Callable[[Scope, FrameSource[Frame]], AsyncGenerator[Any, None]]
 
 SHUTDOWN_CLOSE: Message = {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
 ERROR_CLOSE: Message = {"type": "websocket.close", "code": 1011, "reason": ""}

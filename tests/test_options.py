@@ -52,3 +52,54 @@ def test_optional_seconds_takes_none_and_says_so_when_refusing():
         ConfigError, match=r"^stall_timeout expected a positive number of seconds or None, got nan$"
     ):
         optional_seconds(math.nan, "stall_timeout")
+
+
+# -- AppOptions: a websocket app's options, one frozen object checked once ----------------
+
+
+def test_app_options_have_the_documented_defaults_and_are_frozen():
+    import dataclasses
+
+    from shallot_ws.options import AppOptions
+
+    options = AppOptions()
+    assert (options.max_buffered, options.drain_timeout, options.stall_timeout) == (16, 0.5, None)
+    assert (options.on_connect, options.on_disconnect, options.on_close) == (None, None, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.max_buffered = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "text"),
+    [
+        ({"drain_timeout": math.nan}, ConfigError, "drain_timeout expected a non-negative "),
+        ({"drain_timeout": True}, ConfigTypeError, "drain_timeout expected a non-negative "),
+        ({"stall_timeout": 0}, ConfigError, "stall_timeout expected a positive number of "),
+        ({"max_buffered": 0}, ConfigError, "max_buffered expected a positive int, got 0"),
+        ({"max_buffered": 2.0}, ConfigTypeError, "max_buffered expected a positive int, got 2.0"),
+    ],
+)
+def test_app_options_refuse_bad_values_naming_them(changes, error, text):
+    from shallot_ws.options import AppOptions
+
+    with pytest.raises(error) as info:
+        AppOptions(**changes)
+    assert str(info.value).startswith(text)
+    with pytest.raises(error):
+        AppOptions().replace(**changes)  # checked again when changed
+
+
+def test_app_options_check_hooks_and_durations_become_floats():
+    from shallot_ws.errors import InvalidHandler
+    from shallot_ws.options import AppOptions
+
+    def not_async(scope):
+        return None
+
+    with pytest.raises(InvalidHandler, match=r"^on_close hook .*not_async must be an async "):
+        AppOptions(on_close=not_async)
+    options = AppOptions(drain_timeout=2, stall_timeout=3)
+    assert (options.drain_timeout, options.stall_timeout) == (2.0, 3.0)
+    assert type(options.drain_timeout) is float and type(options.stall_timeout) is float
+    with pytest.raises(TypeError, match=r"^expected some of \[.*'drain_timeout'.*\], got \['x'\]$"):
+        options.replace(x=1)

@@ -49,10 +49,16 @@ async def test_send_times_out_when_the_app_never_reads():
         await send({"type": "websocket.accept"})
         await asyncio.Event().wait()
 
+    sent = 0
     with pytest.raises(WSTimeout, match=r"waiting for the app to read \(its queue is full\)$"):
-        async with virtual_time(), connect(never_reads, timeout=0.05, queue_size=2) as ws:
+        async with virtual_time() as clock, connect(never_reads, timeout=0.05, queue_size=2) as ws:
             for _ in range(3):
                 await ws.send("x")
+                sent += 1
+    # the third send timed out; leaving did not wait for room a second time: the client's
+    # disconnect went in behind, the app got its timeout to finish, then was cancelled
+    assert sent == 2 and clock.now() == 0.1
+    assert ws.finished and ws.app_task is not None and ws.app_task.cancelled()
 
 
 async def test_sending_before_the_accept_is_a_violation():

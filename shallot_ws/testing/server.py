@@ -102,12 +102,12 @@ class InMemoryServer:
                 return {"type": "websocket.disconnect", "code": 1006}
         return event
 
-    def _drop(self) -> None:
-        """The connection drops under an open connection: the app's receive() reports 1006
-        after the frames already queued, and the client waits for nothing (not even for room
-        in a full queue)."""
+    def _drop(self, code: int = 1006) -> None:
+        """The client is gone under an open connection (a lost network: 1006): the app's
+        receive() reports ``code`` after the frames already queued, and the client waits for
+        nothing (not even for room in a full queue)."""
         self.state = "gone"
-        event: Message = {"type": "websocket.disconnect", "code": 1006}
+        event: Message = {"type": "websocket.disconnect", "code": code}
         if self._inbound.full():
             self._dropped = event
         else:

@@ -16,7 +16,7 @@ from shallot_ws.middlewares import (
     wrap_limits,
     wrap_logging,
 )
-from shallot_ws.testing import connect
+from shallot_ws.testing import connect, virtual_time
 
 ACCESS = "shallot_ws.access"
 FIELDS = ("path", "client", "duration", "frames_in", "messages_out", "close_code")
@@ -82,20 +82,22 @@ async def echo(scope, receiver):
 async def test_one_line_at_open_and_one_at_close(caplog):
     caplog.set_level(logging.INFO, logger=ACCESS)
     app = websocket(wrap_logging(echo))
-    async with connect(app, "/chat?token=secret", client=("10.1.2.3", 4321)) as ws:
+    async with (
+        virtual_time(),
+        connect(app, "/chat?token=secret", client=("10.1.2.3", 4321)) as ws,
+    ):
         await ws.send("a")
         await ws.send("b")
         for _ in range(4):
             await ws.receive()
-        # Real time on purpose: wrap_logging measures with time.monotonic, not the loop's clock.
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.25)  # virtual: wrap_logging measures with the loop's clock
         await ws.close(4002)
     opened, closed = lines(caplog)
     assert opened.levelno == closed.levelno == logging.INFO
     assert opened.getMessage() == "websocket open /chat from 10.1.2.3:4321"
     assert fields(opened) == {"path": "/chat", "client": "10.1.2.3:4321"}
     duration = closed.duration
-    assert 0.01 <= duration < 1
+    assert duration == 0.25
     assert fields(closed) == {
         "path": "/chat",
         "client": "10.1.2.3:4321",

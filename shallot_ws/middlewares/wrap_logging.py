@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncGenerator
 from typing import Any, overload
 
@@ -108,7 +107,8 @@ def _configured(logger: Any, level: Any) -> Middleware:
                 client,
                 extra={"path": path, "client": client},
             )
-            start = time.monotonic()
+            clock = asyncio.get_running_loop().time  # monotonic; virtual in tests
+            start = clock()
             counter = _Counter()
             frames = MappedReceiver(receiver, counter.count)
             out = 0
@@ -131,7 +131,7 @@ def _configured(logger: Any, level: Any) -> Middleware:
                 raise
             finally:
                 code = close_code(closed, receiver.disconnected, raised, cancelled)
-                duration = time.monotonic() - start
+                duration = clock() - start
                 log(
                     level,
                     "websocket closed %s from %s: code %d after %.3f s, "

@@ -110,7 +110,10 @@ class Merge:
     )
 
     def __init__(
-        self, receiver: AsyncIterable[Any], sources: dict[str, AsyncIterable[Any]], buffer: int
+        self,
+        receiver: AsyncIterable[Any],
+        sources: dict[str, AsyncIterable[Any] | Pollable],
+        buffer: int,
     ) -> None:
         self._pumped: dict[str, AsyncIterable[Any]] = {CLIENT: receiver}
         # Who may give the next item, in turn: the queue (``None``), then each pollable source.
@@ -246,7 +249,7 @@ class Merge:
 
 
 def merge(
-    receiver: AsyncIterable[Any], /, *, buffer: int = 16, **sources: AsyncIterable[Any]
+    receiver: AsyncIterable[Any], /, *, buffer: int = 16, **sources: AsyncIterable[Any] | Pollable
 ) -> Merge:
     """Merge the client's frames (``receiver``, named "client") with other async iterables.
 

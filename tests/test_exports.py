@@ -191,7 +191,11 @@ def test_the_package_needs_nothing_beyond_the_standard_library():
     import sys
 
     allowed = set(sys.stdlib_module_names) | {"shallot_ws", "__future__"}
-    optional = {PACKAGE / "broadcast" / "_redis.py": {"redis"}}  # the ``redis`` extra
+    optional = {  # the ``redis``, ``typed`` and ``pydantic`` extras
+        PACKAGE / "broadcast" / "_redis.py": {"redis"},
+        PACKAGE / "contracts" / "codecs.py": {"msgspec", "pydantic"},
+        PACKAGE / "contracts" / "contract.py": {"msgspec"},
+    }
     for path in PACKAGE.rglob("*.py"):
         if "testing" in path.parts:
             continue  # test helpers may use hypothesis (the ``test`` extra)

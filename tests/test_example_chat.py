@@ -15,7 +15,9 @@ import pytest
 from examples.chat import broadcast_from_env, make_app
 from examples.chat.presence import Members
 from examples.chat.protocol import (
+    CHAT,
     HISTORY,
+    Post,
     channels,
     chat_message,
     name_from_query,
@@ -200,18 +202,15 @@ async def test_a_member_that_never_says_leave_expires_after_three_missed_heartbe
 @pytest.mark.parametrize(
     ("sent", "error"),
     [
-        ("[1, 2]", 'expected {"text": "..."}, got an array'),
-        ('"hello"', 'expected {"text": "..."}, got a string'),
-        ("{}", 'expected {"text": "..."}, got an object'),
-        (
-            '{"text": "hi", "to": "bob"}',
-            """expected {"text": "..."}, got an object with keys 'text', 'to'""",
-        ),
-        ('{"msg": "hi"}', """expected {"text": "..."}, got an object with keys 'msg'"""),
-        ('{"text": 5}', "text expected a string, got a number"),
-        ('{"text": null}', "text expected a string, got null"),
+        ("[1, 2]", "$: expected object, got array"),
+        ('"hello"', "$: expected object, got str"),
+        ("{}", "$: missing field text"),
+        ('{"text": "hi", "to": "bob"}', "$: unknown field"),
+        ('{"msg": "hi"}', "$: unknown field"),
+        ('{"text": 5}', "$.text: expected str, got int"),
+        ('{"text": null}', "$.text: expected str, got null"),
         ('{"text": " \\n "}', "text expected something besides white space, got none"),
-        (json.dumps({"text": "x" * 1001}), "text expected at most 1000 characters, got 1001"),
+        (json.dumps({"text": "x" * 1001}), "$.text: expected str of length <= 1000"),
     ],
 )
 async def test_json_of_another_shape_gets_an_error_and_the_connection_stays(
@@ -407,8 +406,17 @@ async def test_the_broadcast_comes_from_one_environment_variable(environ, url, k
         await broadcast.aclose()
 
 
-def test_parse_chat_returns_the_text():
-    assert parse_chat({"text": " hi "}) == " hi "
+def test_parse_chat_returns_the_text_and_refuses_white_space():
+    assert parse_chat(Post(" hi ")) == " hi "
+    with pytest.raises(ValueError, match="^text expected something besides white space"):
+        parse_chat(Post(" \t\n"))
+
+
+def test_the_chat_contract_declares_its_messages():
+    from shallot_ws.contracts import contract_of
+
+    assert contract_of(make_app(Broadcast("memory://")).routes[0].app) is CHAT
+    assert CHAT.receives is Post and CHAT.mode == "text"
 
 
 def test_members_apply_join_here_leave_and_expire():

@@ -139,7 +139,7 @@ async def test_on_the_memory_backend_the_page_and_a_round_trip(serve):
         await ada.send("[1]")
         assert await frame(ada) == {
             "type": "error",
-            "error": 'expected {"text": "..."}, got an array',
+            "error": "$: expected object, got array",
         }
     async with connect(server.ws_url("/rooms/blue?name=bob"), open_timeout=TIMEOUT) as bob:
         assert await frame(bob) == history(message("ada", "hi"))

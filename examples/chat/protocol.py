@@ -1,16 +1,21 @@
-"""The chat's protocol as pure functions: names, channels, frames, events and their checks.
+"""The chat's protocol: its messages declared once (``CHAT``), and pure functions for names,
+channels, frames and events.
 
 No I/O and no event loop here: ``room.py`` does the waiting, this module says what goes on
 the wire (to the browser) and on the broadcast (between connections and processes).
 
-To the client (JSON text frames)::
+The messages are a contract (``shallot_ws.contracts``): the room's frames are decoded and
+checked by it, its AsyncAPI document (docs/chat-asyncapi.json) is made from it, and the
+tests draw messages from it. To the client (JSON text frames)::
 
     {"type": "history", "messages": [{"type": "message", "user": ..., "text": ...}, ...]}
     {"type": "presence", "members": ["ada", "bob"]}        sorted, each name once
     {"type": "message", "user": "ada", "text": "hi"}
-    {"type": "error", "error": "text expected at most 1000 characters, got 1001"}
+    {"type": "error", "error": "$.text: expected str of length <= 1000"}
 
-From the client: ``{"text": "..."}`` and nothing else.
+From the client: ``{"text": "..."}`` and nothing else (``Post``). Any other frame gets an
+``error`` frame naming what was wrong, and the connection stays; a frame that is not JSON
+(or not text) closes it with 1007.
 
 On the broadcast, two channels per room: ``chat:<room>:messages`` carries the chat
 messages exactly as the client gets them (so the broadcast's kept messages are the room's
@@ -23,14 +28,25 @@ history), ``chat:<room>:presence`` carries presence events between connections::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, TypedDict
 from urllib.parse import parse_qs
 
+import msgspec
+
+from shallot_ws import ws_close
+from shallot_ws.contracts import contract
+
 __all__ = [
+    "CHAT",
     "HISTORY",
     "MAX_NAME",
     "MAX_ROOM",
     "MAX_TEXT",
+    "ChatMessage",
+    "Error",
+    "History",
+    "Post",
+    "Presence",
     "channels",
     "check_room",
     "chat_message",
@@ -49,14 +65,60 @@ MAX_TEXT = 1000
 
 PRESENCE_EVENTS = ("join", "here", "leave")
 
-_JSON_TYPES = {
-    dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
-    bool: "a boolean", type(None): "null",
-}  # fmt: skip
+
+class Post(msgspec.Struct, forbid_unknown_fields=True):
+    """What a client sends: one chat message."""
+
+    text: Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
 
 
-def _json_type(value: object) -> str:
-    return _JSON_TYPES.get(type(value), type(value).__name__)
+class ChatMessage(msgspec.Struct, tag="message"):
+    """A chat message, as the clients get it."""
+
+    user: str
+    text: str
+
+
+class History(msgspec.Struct, tag="history"):
+    """The room's last chat messages, oldest first: the first frame a client gets."""
+
+    messages: list[ChatMessage]
+
+
+class Presence(msgspec.Struct, tag="presence"):
+    """Who is in the room, sorted, each name once."""
+
+    members: list[str]
+
+
+class Error(msgspec.Struct, tag="error"):
+    """What was wrong with the client's last frame (the connection stays)."""
+
+    error: str
+
+
+class RoomQuery(TypedDict):
+    """The room socket's query string."""
+
+    name: str
+
+
+def refuse(reason: str) -> Any:
+    """The answer to a frame that is not a ``Post``: an error frame, or a 1007 close for a
+    frame that is not JSON text at all."""
+    if reason in ("invalid JSON", "expected a text frame"):
+        return ws_close(1007, reason)
+    return Error(reason)
+
+
+CHAT = contract(
+    receives=Post,
+    sends=History | Presence | ChatMessage | Error,
+    on_invalid=refuse,
+    name="chat room",
+    summary="One user in one chat room: history, presence, and the room's messages.",
+    query=RoomQuery,
+)
 
 
 def _check_label(what: str, value: str, limit: int) -> str:
@@ -85,23 +147,12 @@ def channels(room: str) -> tuple[str, str]:
     return f"chat:{room}:messages", f"chat:{room}:presence"
 
 
-def parse_chat(value: Any) -> str:
-    """The text of a client's ``{"text": "..."}``; ``ValueError`` says what was wrong."""
-    if not isinstance(value, dict) or set(value) != {"text"}:
-        got = (
-            f"an object with keys {', '.join(map(repr, sorted(value)))}"
-            if isinstance(value, dict) and value
-            else _json_type(value)
-        )
-        raise ValueError(f'expected {{"text": "..."}}, got {got}')
-    text = value["text"]
-    if not isinstance(text, str):
-        raise ValueError(f"text expected a string, got {_json_type(text)}")
-    if len(text) > MAX_TEXT:
-        raise ValueError(f"text expected at most {MAX_TEXT} characters, got {len(text)}")
-    if not text.strip():
+def parse_chat(post: Post) -> str:
+    """The text of a client's post; ``ValueError`` if it is only white space (the contract
+    has checked its shape and length)."""
+    if not post.text.strip():
         raise ValueError("text expected something besides white space, got none")
-    return text
+    return post.text
 
 
 def chat_message(user: str, text: str) -> dict[str, str]:
@@ -109,16 +160,17 @@ def chat_message(user: str, text: str) -> dict[str, str]:
     return {"type": "message", "user": user, "text": text}
 
 
-def history_frame(messages: list[Any]) -> dict[str, Any]:
-    return {"type": "history", "messages": messages}
+def history_frame(messages: list[Any]) -> History:
+    """The history frame of chat messages kept by the broadcast (as published: dicts)."""
+    return History(msgspec.convert(messages, list[ChatMessage]))
 
 
-def presence_frame(members: list[str]) -> dict[str, Any]:
-    return {"type": "presence", "members": members}
+def presence_frame(members: list[str]) -> Presence:
+    return Presence(members)
 
 
-def error_frame(error: str) -> dict[str, str]:
-    return {"type": "error", "error": error}
+def error_frame(error: str) -> Error:
+    return Error(error)
 
 
 def presence_event(kind: str, connection: str, user: str | None = None) -> dict[str, str]:

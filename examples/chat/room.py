@@ -6,11 +6,12 @@ stripped), longer than 32 characters or not printable, the handshake is refused 
 more than 64 characters likewise. The handler never runs for a refused connection.
 
 Once in, the client gets the room's history, then its presence list, then the room's chat
-messages and presence changes as they come (the frames are in ``protocol.py``). What it
-sends must be ``{"text": "..."}``: other JSON gets an ``{"type": "error", ...}`` frame and
-the connection stays; a frame that is not JSON closes it with 1007 ("invalid JSON", or
-"expected a text frame" for a binary one, by ``wrap_json``) and a frame over 16 KiB with
-1009 (``wrap_limits``). Either way only that connection ends: the others see it leave.
+messages and presence changes as they come (the frames are in ``protocol.py``, declared
+once as its contract ``CHAT``). What it sends must be ``{"text": "..."}``: other JSON gets an
+``{"type": "error", ...}`` frame naming what was wrong and the connection stays; a frame
+that is not JSON closes it with 1007 ("invalid JSON", or "expected a text frame" for a
+binary one) and a frame over 16 KiB with 1009 (``wrap_limits``). Either way only that
+connection ends: the others see it leave.
 
 **History.** Chat messages go on the room's messages channel, and nothing else does, so the
 last 50 kept by the broadcast (``Broadcast(url, keep=50)``) are the last 50 chat messages,
@@ -47,7 +48,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from shallot_ws import compose, wrap_errors, wrap_json, wrap_limits, ws_close, ws_deny
+from shallot_ws import compose, wrap_errors, wrap_limits, ws_close, ws_deny
 from shallot_ws.broadcast import Broadcast, Subscription
 from shallot_ws.compose import HandlerFunction
 from shallot_ws.errors import BroadcastError
@@ -56,6 +57,7 @@ from shallot_ws.types import Denial, Scope, WebSocketCloseEvent
 
 from .presence import Members
 from .protocol import (
+    CHAT,
     HISTORY,
     channels,
     chat_message,
@@ -111,7 +113,7 @@ def _ended(chat: Subscription) -> WebSocketCloseEvent:
 
 
 def chat_room(broadcast: Broadcast, heartbeat: float = HEARTBEAT) -> HandlerFunction:
-    """The room handler, over ``broadcast``, with its middlewares (JSON, limits, errors)."""
+    """The room handler, over ``broadcast``, with its middlewares (limits, contract, errors)."""
     history = min(HISTORY, broadcast.keep)
 
     async def room(scope: Scope, receiver: Any) -> AsyncIterator[Any]:
@@ -163,6 +165,6 @@ def chat_room(broadcast: Broadcast, heartbeat: float = HEARTBEAT) -> HandlerFunc
 
     return compose(
         wrap_limits(max_frame_size=MAX_FRAME),
-        wrap_json,
+        CHAT,
         wrap_errors({BroadcastError: (1013, "chat unavailable, try again later")}),
     )(room)

@@ -131,9 +131,8 @@ def msgspec_reason(text: str) -> str:
     the declaration are kept; values the client sent are not."""
     message, _, where = text.partition(" - at `")
     path = _at(where.rstrip("`")) if where else "$"
-    expected = re.match(r"^Expected `([^`]+)`, got `([^`]+)`$", message)
-    if expected:
-        return _limit(f"{path}: expected {expected[1]}, got {expected[2]}")
+    if message.startswith("Expected `"):  # types and constraints of the declaration only
+        return _limit(f"{path}: e{message[1:].replace('`', '')}")
     missing = re.match(r"^Object missing required field `([A-Za-z_][A-Za-z0-9_]*)`$", message)
     if missing:
         return _limit(f"{path}: missing field {missing[1]}")

@@ -20,6 +20,7 @@ from benchmarks import (
     echo_inprocess,
     fanout_inprocess,
     idle_memory,
+    typed_inprocess,
 )
 from benchmarks._peers import PEERS
 
@@ -39,6 +40,12 @@ def test_composed_inprocess_runs():
     table = composed_inprocess.main(["--frames", "50", "--rounds", "1"])
     for numerator, denominator, _ in composed_inprocess.RATIOS:
         assert f"| {numerator} / {denominator} " in table, table
+
+
+def test_typed_inprocess_runs():
+    assert_every_peer(
+        typed_inprocess.main(["--frames", "50", "--rounds", "1"]), typed_inprocess.PEERS
+    )
 
 
 def test_idle_memory_runs():

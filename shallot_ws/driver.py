@@ -156,7 +156,7 @@ class _Session:
                 self._step(Event.SENT)
                 # the handler runs in this frame's callee: one frame fewer per connection
                 generator = self._plan.handler(self._scope, Receiver(self._inbound))
-                self._inbound.start()
+                self._inbound.start(generator)
                 try:
                     await self._pump(generator)
                 finally:
@@ -275,6 +275,9 @@ class _Session:
                     if trusted:
                         check_outgoing(message, f"handler {self._plan.name}")
                     raise
+                else:
+                    if inbound.recheck:  # a check met the handler at this yield
+                        inbound.look_again()
         except WSDisconnect as exc:  # this client's, passed through: it left; else raised
             await self._on(Event.RETURNED if self._phase is _GONE else Event.RAISED, error=exc)
             return

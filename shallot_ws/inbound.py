@@ -49,6 +49,7 @@ class Inbound:
         "_arrived",
         "_asked",
         "_check_pending",
+        "_deferred_at",
         "_disconnect",
         "_error",
         "_fast",
@@ -59,6 +60,7 @@ class Inbound:
         "_loop",
         "_name",
         "_on_gone",
+        "_outer",
         "_quiet",
         "_reader",
         "_reading",
@@ -67,6 +69,7 @@ class Inbound:
         "_taken",
         "_waiter",
         "_watcher",
+        "recheck",
     )
 
     def __init__(
@@ -90,6 +93,9 @@ class Inbound:
         self._iterator: AsyncGeneratorType[Frame, None] | None = None
         self._waiter: asyncio.Future[None] | None = None  # a reader waiting on the watcher
         self._check_pending = False  # a watcher check is scheduled
+        self._outer: AsyncGeneratorType[object, None] | None = None  # the driver's generator
+        self.recheck = False  # a check found the handler at a yield: look again after the send
+        self._deferred_at = -1  # frames taken when a check last found it at a yield
         self._disconnect: WSDisconnect | None = None
         self._error: Exception | None = None
         self._fast = True  # buffer empty, no watcher, client there, no error
@@ -261,6 +267,20 @@ class Inbound:
 
     def _check(self) -> None:
         self._check_pending = False
+        outer = self._outer
+        if (
+            outer is not None
+            and outer.ag_await is None
+            and self._taken != self._deferred_at
+            and not self._quiet
+        ):
+            # The handler is at a yield, the driver sending what it yielded, and it read a
+            # frame since the last such check (an echo, not a stream that only yields): it
+            # is about to read again, no watcher needed. The driver asks again after the
+            # send (``recheck``), in case it goes elsewhere instead.
+            self._deferred_at = self._taken
+            self.recheck = True
+            return
         watcher = self._watcher
         if watcher is None:
             if not self.idle:
@@ -368,8 +388,16 @@ class Inbound:
         """How many frames the handler took so far."""
         return self._taken
 
-    def start(self) -> None:
-        """The handler is about to run: watch for it until it asks for a frame."""
+    def start(self, handler: AsyncGenerator[object, None]) -> None:
+        """The handler (the generator the driver runs) is about to run: watch for it
+        whenever it is elsewhere, neither reading nor at a yield the driver is sending."""
+        self._outer = cast("AsyncGeneratorType[object, None]", handler)
+        self._look_soon()
+
+    def look_again(self) -> None:
+        """The driver sent what the handler yielded and resumes it: see again, one loop
+        iteration later, whether to watch (a check found it at that yield)."""
+        self.recheck = False
         self._look_soon()
 
     def release(self) -> None:

@@ -300,3 +300,64 @@ async def test_a_cancellation_while_the_accept_is_sent_still_runs_on_close():
     await asyncio.wait((task,), timeout=2)
     assert task.cancelled()
     assert calls == ["on_close"]  # the handler never ran; on_close did, once
+
+
+async def test_an_echo_behind_a_server_whose_send_suspends_starts_no_watcher():
+    # A ping-pong echo: each frame comes only after the previous answer was sent, and the
+    # server's send suspends (a real transport). The handler reads every frame inline: no
+    # watcher task (no task switch) for a frame it was waiting for.
+    @websocket
+    async def echo(scope, receiver):
+        async for frame in receiver:
+            yield ws_send(frame)
+
+    class PingPong(FakeServer):
+        async def send(self, message):
+            await asyncio.sleep(0)  # the write suspends, as a transport's drain does
+            self.sent.append(message)
+            if message["type"] == "websocket.send":
+                count = len(self.sent) - 1
+                event = {"type": "websocket.receive", "text": str(count)}
+                if count == 100:
+                    event = {"type": "websocket.disconnect", "code": 1000}
+                await self.more.put(event)
+
+    loop = asyncio.get_running_loop()
+    created: list[str] = []
+    default = loop.get_task_factory()
+
+    def counting(loop, coro, **kwargs):
+        created.append(getattr(coro, "__qualname__", repr(coro)))
+        if default is not None:
+            return default(loop, coro, **kwargs)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    server = PingPong([{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "0"}])
+    loop.set_task_factory(counting)
+    try:
+        await echo(dict(SCOPE), server.receive, server.send)
+    finally:
+        loop.set_task_factory(default)
+    assert [m.get("text") for m in server.sent[1:]] == [str(n) for n in range(100)]
+    assert created == []
+
+
+async def test_a_stream_that_only_yields_still_gets_a_watcher_that_sees_the_client_leave():
+    calls: list[str] = []
+
+    @websocket(**hooks(calls))
+    async def stream(scope, receiver):
+        while True:
+            yield ws_send("x")
+
+    class Suspends(FakeServer):
+        async def send(self, message):
+            await asyncio.sleep(0)
+            self.sent.append(message)
+            if len(self.sent) == 50:
+                await self.more.put({"type": "websocket.disconnect", "code": 1001})
+
+    server = Suspends([{"type": "websocket.connect"}])
+    await asyncio.wait_for(stream(dict(SCOPE), server.receive, server.send), 5)
+    assert calls == ["on_disconnect", "on_close"]
+    assert 50 <= len(server.sent) < 60  # stopped within a few sends of the disconnect

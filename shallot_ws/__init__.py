@@ -25,6 +25,7 @@ from .merge import every, merge
 from .messages import ws_accept, ws_close, ws_deny, ws_send
 from .middlewares import (
     wrap_errors,
+    wrap_heartbeat,
     wrap_idle_timeout,
     wrap_json,
     wrap_limits,
@@ -68,6 +69,7 @@ __all__ = [
     "select_subprotocol",
     "websocket",
     "wrap_errors",
+    "wrap_heartbeat",
     "wrap_idle_timeout",
     "wrap_json",
     "wrap_limits",

@@ -244,3 +244,20 @@ async def _unread(scope, receiver):
 
 
 unread_stream = websocket(on_close=_hook_close)(_unread)
+
+
+# -- wrap_heartbeat: a client that stops answering pings ------------------------------------
+
+
+async def _heartbeat_echo(scope, receiver):
+    async for frame in receiver:
+        yield ws_send(frame)
+
+
+def _heartbeat_app():
+    from shallot_ws import compose, wrap_heartbeat
+
+    return websocket(on_close=_closed)(compose(wrap_heartbeat(0.3, 0.2))(_heartbeat_echo))
+
+
+heartbeat = _heartbeat_app()

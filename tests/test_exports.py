@@ -45,6 +45,7 @@ def test_public_names_are_pinned():
         "select_subprotocol",
         "websocket",
         "wrap_errors",
+        "wrap_heartbeat",
         "wrap_idle_timeout",
         "wrap_json",
         "wrap_limits",

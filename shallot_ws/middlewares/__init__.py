@@ -9,6 +9,7 @@ Beside each middleware is the pure function that does its transformation.
 from __future__ import annotations
 
 from .wrap_errors import close_for, error_closes, wrap_errors
+from .wrap_heartbeat import is_json_pong, wrap_heartbeat
 from .wrap_idle_timeout import IdleClock, wrap_idle_timeout
 from .wrap_json import decode_json, encode_json, wrap_json
 from .wrap_limits import LimitCheck, RateWindow, frame_size, wrap_limits
@@ -27,7 +28,9 @@ __all__ = [
     "encode_json",
     "error_closes",
     "frame_size",
+    "is_json_pong",
     "wrap_errors",
+    "wrap_heartbeat",
     "wrap_idle_timeout",
     "wrap_json",
     "wrap_limits",

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["COUNTS", "CancelTimer", "cancel_requested", "uncancel"]
+__all__ = ["COUNTS", "CancelTimer", "cancel_requested", "cancels_pending", "uncancel"]
 
 COUNTS = sys.version_info >= (3, 11)  # Task.cancelling() and Task.uncancel()
 _COUNTS = COUNTS
@@ -61,6 +61,18 @@ def cancel_requested(task: asyncio.Task[Any] | None) -> bool:
     if not _COUNTS or task is None:
         return True
     return _cancelling(task) > 0
+
+
+def cancels_pending(task: asyncio.Task[Any] | None) -> int:
+    """How many cancellation requests of ``task`` are not taken back (0 on Python 3.10).
+
+    Compared before and after an ``await`` into a library, it tells whether a cancellation
+    came meanwhile and was swallowed there (the request is still counted, but no
+    ``CancelledError`` came out), so the caller can raise it after all.
+    """
+    if not _COUNTS or task is None:
+        return 0
+    return _cancelling(task)
 
 
 class CancelTimer:

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
+from ..cancelling import cancels_pending
 from ..errors import BroadcastError, ConfigError, ConfigTypeError
 from ..options import count, seconds
 from ._redis import redacted
@@ -131,8 +132,14 @@ class _Subscribing:
     async def __aenter__(self) -> Subscription:
         broadcast, subscription = self._broadcast, self._subscription
         backend = broadcast._open()
+        task = asyncio.current_task()
+        pending = cancels_pending(task)
         try:
             subscription.history = await backend.join(subscription, self._history)
+            if cancels_pending(task) > pending:
+                # cancelled while joining, and the client library swallowed it (redis-py
+                # can, asyncio.wait_for on 3.11 can): the cancellation holds all the same
+                raise asyncio.CancelledError()
         except BaseException as error:  # failed or cancelled midway: nothing stays registered
             backend.leave(subscription)
             subscription.end("left")
@@ -207,7 +214,11 @@ class Broadcast:
         backend reaches. Never waits for a subscriber."""
         _check_channel("publish", channel)
         self._open()
+        task = asyncio.current_task()
+        pending = cancels_pending(task)
         await self._backend.publish(channel, message)
+        if cancels_pending(task) > pending:  # cancelled, and swallowed below: it holds
+            raise asyncio.CancelledError()
 
     def subscribe(
         self,

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import BroadcastError, ConfigError, InvalidMessage
 from .codec import decode
+from .subscription import Fanout
 
 __all__ = [
     "SKIPPED",
@@ -22,6 +23,7 @@ __all__ = [
     "client",
     "decoded",
     "is_refusal",
+    "reader_failed",
     "redacted",
     "redis_url",
     "unreachable",
@@ -121,6 +123,19 @@ def decoded(payload: Any, channel: str, url: str, warned: set[str]) -> Any:
                 error,
             )
         return SKIPPED
+
+
+def reader_failed(url: str, fanout: Fanout, error: BaseException) -> None:
+    """A backend's reader died on an error that is not the broker's (a bug, a client
+    library's surprise): log it once with its traceback, and end every subscription it
+    served, ``ended_by`` saying why, so no handler waits for ever on a reader that is gone.
+    The subscriptions stay registered until their ``async with`` leaves them; the next
+    subscribe starts a new reader."""
+    why = f"the broadcast's reader failed ({type(error).__name__}: {error})"
+    logger.error("broadcast at %s: %s; its subscriptions end", redacted(url), why, exc_info=error)
+    for subscribers in list(fanout.channels.values()):
+        for subscription in tuple(subscribers):
+            subscription.end(why)
 
 
 def background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:

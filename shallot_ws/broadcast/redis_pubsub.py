@@ -27,6 +27,8 @@ from ._redis import (
     broker_errors,
     client,
     decoded,
+    logger,
+    reader_failed,
     redis_url,
     unreachable,
 )
@@ -163,6 +165,13 @@ class RedisPubSubBackend:
                 await self._pubsub.unsubscribe(channel)
 
     async def _read(self) -> None:
+        try:
+            await self._read_on()
+        except Exception as error:  # not the broker's: logged, subscribers told; not silent
+            self._reader = None
+            reader_failed(self.url, self.fanout, error)
+
+    async def _read_on(self) -> None:
         backoff = Backoff(self.url)
         while not self._closed:  # closed: a cancellation lost in redis-py stops here
             try:
@@ -261,8 +270,10 @@ async def _stopped(tasks: set[asyncio.Task[None]], timeout: float) -> bool:
         return True
     done, pending = await asyncio.wait(tasks, timeout=timeout)
     for task in done:
-        if not task.cancelled():
-            task.exception()  # retrieved: a reader that died is not reported again at exit
+        error = None if task.cancelled() else task.exception()
+        if error is not None and not isinstance(error, asyncio.CancelledError):
+            # retrieved (not reported again at exit), but never swallowed silently
+            logger.warning("broadcast: %s ended with %r while closing", task.get_name(), error)
     return not pending
 
 

@@ -28,6 +28,7 @@ from ._redis import (
     decoded,
     is_refusal,
     logger,
+    reader_failed,
     redacted,
     redis_url,
     unreachable,
@@ -147,6 +148,13 @@ class RedisStreamBackend:
         await self._redis.expire(self._wake_key, 3600)
 
     async def _read(self) -> None:
+        try:
+            await self._read_on()
+        except Exception as error:  # not the broker's: logged, subscribers told; not silent
+            self._reader = None
+            reader_failed(self.url, self.fanout, error)
+
+    async def _read_on(self) -> None:
         backoff = Backoff(self.url)
         while not self._closing:
             streams = {**self._cursors, self._wake_key: self._wake_cursor}

@@ -11,11 +11,12 @@
 The backend is chosen by URL:
 
 - ``memory://`` (the default): within this process, nothing to install. ``keep=N`` keeps
-  the last N messages of each channel for subscribers that ask for ``history``
-  (``subscribe(channel, history=N)``; they are in ``subscription.history``).
+  the last N messages of each channel, each for at most ``keep_for`` seconds (an hour by
+  default), for subscribers that ask for ``history`` (``subscribe(channel, history=N)``;
+  they are in ``subscription.history``).
 - ``redis://host:port/db``: Redis pub/sub (``pip install 'shallot_ws[redis]'``), at most
   once: what is published while a process is cut off from Redis never reaches it.
-- ``redis-stream://host:port/db``: Redis Streams, each channel trimmed to about ``keep``
+- ``redis-stream://host:port/db``: Redis Streams, each channel trimmed to exactly ``keep``
   messages (default 1000): ``history`` on join, and after a broken connection the backend
   reconnects with backoff and reads on from the last message it delivered.
   (``rediss://`` and ``rediss-stream://`` for TLS.)
@@ -65,8 +66,8 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _memory(url: str, keep: int | None, scheme: str, **pubsub: float) -> Backend:
-    return MemoryBackend(url, 0 if keep is None else keep)
+def _memory(url: str, keep: int | None, scheme: str, **options: float) -> Backend:
+    return MemoryBackend(url, 0 if keep is None else keep, **options)
 
 
 def _redis_pubsub(url: str, keep: int | None, scheme: str, **pubsub: float) -> Backend:
@@ -81,8 +82,8 @@ def _redis_streams(url: str, keep: int | None, scheme: str, **pubsub: float) -> 
     return RedisStreamBackend(url, 1000 if keep is None else keep, scheme)
 
 
-# Each makes a backend from the URL, ``keep`` and the pub/sub options given (only
-# ``redis://`` and ``rediss://`` are given any: ``Broadcast`` refuses them for the others).
+# Each makes a backend from the URL, ``keep`` and the options given (``redis://`` and
+# ``rediss://`` their pub/sub ones, ``memory://`` keep_for: ``Broadcast`` refuses the rest).
 BACKENDS: dict[str, Callable[..., Backend]] = {
     "memory": _memory,
     "redis": _redis_pubsub,
@@ -166,7 +167,9 @@ class Broadcast:
     """Channels of messages, delivered by the backend ``url`` names; see the module's
     docstring. ``keep`` is how many messages each channel keeps for ``history``;
     ``heartbeat`` and ``confirm_timeout`` (seconds, 5 by default) are options of
-    ``redis://`` and ``rediss://`` only."""
+    ``redis://`` and ``rediss://`` only; ``keep_for`` (seconds, an hour by default) of
+    ``memory://`` only: how long a kept message stays (a channel with nothing kept left
+    is forgotten)."""
 
     def __init__(
         self,
@@ -175,6 +178,7 @@ class Broadcast:
         keep: int | None = None,
         heartbeat: float | None = None,
         confirm_timeout: float | None = None,
+        keep_for: float | None = None,
     ) -> None:
         scheme, separator, _ = url.partition("://") if isinstance(url, str) else ("", "", "")
         make = BACKENDS.get(scheme) if separator else None
@@ -194,6 +198,13 @@ class Broadcast:
                 f"Broadcast expected a redis:// or rediss:// URL with {' and '.join(pubsub)} "
                 f"(options of Redis pub/sub), got {redacted(url)!r}"
             )
+        if keep_for is not None:
+            if scheme != "memory":
+                raise ConfigError(
+                    f"Broadcast expected a memory:// URL with keep_for (Redis keeps by "
+                    f"count: keep=), got {redacted(url)!r}"
+                )
+            pubsub["keep_for"] = seconds(keep_for, "Broadcast keep_for")
         self.url = url
         self._backend = make(url, keep, scheme, **pubsub)
         self._closed = False
@@ -203,6 +214,13 @@ class Broadcast:
     def closed(self) -> bool:
         """Whether ``aclose`` was called: no more publishing or subscribing."""
         return self._closed
+
+    @property
+    def kept_channels(self) -> int | None:
+        """``memory://``: how many channels have messages kept (a channel whose messages all
+        outlived ``keep_for`` is forgotten); ``None`` for Redis, which holds them itself."""
+        kept = getattr(self._backend, "kept_channels", None)
+        return kept if isinstance(kept, int) else None
 
     @property
     def keep(self) -> int:

@@ -1,6 +1,6 @@
 """``redis-stream://``: Redis Streams between processes, with history and recovery.
 
-Each channel is a stream (its key is the channel name), trimmed to about ``keep`` entries.
+Each channel is a stream (its key is the channel name), trimmed to exactly ``keep`` entries.
 One connection per process reads every channel it has subscribers for with a blocking
 XREAD, remembering the id of the last entry it delivered on each; when the connection
 breaks it reconnects with backoff and reads on from those ids, so nothing that reached the
@@ -87,7 +87,7 @@ class RedisStreamBackend:
         try:
             with self._pending:
                 await self._redis.xadd(
-                    channel, {_FIELD: payload}, maxlen=self.keep, approximate=True
+                    channel, {_FIELD: payload}, maxlen=self.keep, approximate=False
                 )
         except self._errors as error:
             raise unreachable(self.url, f"publish to {channel!r}", error) from error

@@ -14,6 +14,7 @@ from .lifespan import Lifespan, serve_lifespan
 from .options import (
     DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_MAX_BUFFERED,
+    DEFAULT_SHUTDOWN_CLOSE,
     DEFAULT_STALL_TIMEOUT,
     AppOptions,
 )
@@ -59,6 +60,8 @@ class WebSocketApp:
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
         stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
         lifespan: Lifespan | None = None,
+        shutdown_code: int = DEFAULT_SHUTDOWN_CLOSE[0],
+        shutdown_reason: str = DEFAULT_SHUTDOWN_CLOSE[1],
     ) -> None:
         generator = as_generator(handler)
         name = callable_name(handler)
@@ -70,6 +73,8 @@ class WebSocketApp:
             drain_timeout=drain_timeout,
             stall_timeout=stall_timeout,
             lifespan=lifespan,
+            shutdown_code=shutdown_code,
+            shutdown_reason=shutdown_reason,
             owner=f"websocket app {name}",
         )
         self.handler = handler
@@ -157,6 +162,8 @@ def websocket(
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
     lifespan: Lifespan | None = None,
+    shutdown_code: int = DEFAULT_SHUTDOWN_CLOSE[0],
+    shutdown_reason: str = DEFAULT_SHUTDOWN_CLOSE[1],
 ) -> Callable[[Callable[..., Any]], WebSocketApp]: ...
 
 
@@ -171,6 +178,8 @@ def websocket(
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
     lifespan: Lifespan | None = None,
+    shutdown_code: int = DEFAULT_SHUTDOWN_CLOSE[0],
+    shutdown_reason: str = DEFAULT_SHUTDOWN_CLOSE[1],
 ) -> WebSocketApp | Callable[[Callable[..., Any]], WebSocketApp]:
     """Turn a handler ``(scope, receiver)`` into an ASGI app: ``@websocket``, ``@websocket()``
     or ``@websocket(on_connect=..., on_disconnect=..., on_close=...)``.
@@ -183,7 +192,9 @@ def websocket(
     so that a stream that never reads still sees its client leave behind unread frames.
     ``lifespan(app)``, an async context manager, is entered at the server's startup and
     exited at its shutdown (served directly; under a router, the router's ``lifespan`` runs
-    instead).
+    instead). When the server shuts a connection down (cancels its task), the driver closes
+    it with ``shutdown_code`` and ``shutdown_reason`` (1012 "service restart": a client that
+    reconnects comes back, to this server once restarted or to another).
     """
 
     def decorate(function: Callable[..., Any]) -> WebSocketApp:
@@ -196,6 +207,8 @@ def websocket(
             drain_timeout=drain_timeout,
             stall_timeout=stall_timeout,
             lifespan=lifespan,
+            shutdown_code=shutdown_code,
+            shutdown_reason=shutdown_reason,
         )
 
     if handler is None:

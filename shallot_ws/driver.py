@@ -37,7 +37,6 @@ __all__ = ["HandlerGenerator", "Plan", "run_connection"]
 
 HandlerGenerator = Callable[[Scope, FrameSource[Frame]], AsyncGenerator[Any, None]]
 
-SHUTDOWN_CLOSE: Message = {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
 ERROR_CLOSE: Message = {"type": "websocket.close", "code": 1011, "reason": ""}
 NORMAL_CLOSE: Message = {"type": "websocket.close", "code": 1000, "reason": ""}
 
@@ -313,9 +312,8 @@ class _Session:
         elif action is Action.SEND_SHUTDOWN_CLOSE:
             # wait for it at most the drain time: a client that has stopped reading must not
             # keep the clean-up (generator, hooks) from running
-            await self._close(
-                SHUTDOWN_CLOSE, max(self._plan.options.drain_timeout, _MIN_CLOSE_WAIT)
-            )
+            options = self._plan.options
+            await self._close(options.shutdown_close, max(options.drain_timeout, _MIN_CLOSE_WAIT))
         elif action is Action.REPORT_ERROR and error is not None:
             report(self._scope, error, "handler %s raised after its client left", self._plan.name)
         else:

@@ -60,7 +60,7 @@ class Action(enum.Enum):
     SEND_NORMAL_CLOSE = "send 1000"
     SEND_HANDLER_CLOSE = "send the handler's close"
     SEND_ERROR_CLOSE = "log the error, send 1011"
-    SEND_SHUTDOWN_CLOSE = "send 1001, waiting at most drain_timeout"
+    SEND_SHUTDOWN_CLOSE = "send the shutdown close (1012), waiting at most drain_timeout"
     ARM_DRAIN = "arm the drain timer"
     CANCEL_HANDLER = "cancel the handler where it waits, again each drain_timeout"
     REPORT_ERROR = "log the error, send nothing"
@@ -74,7 +74,7 @@ class Outcome(enum.Enum):
     FINISHED = "finished"  # the handler returned: the driver sent 1000
     CLOSED = "closed"  # the handler yielded a close: sent as given
     DISCONNECTED = "disconnected"  # the client left (or a send found it gone)
-    FAILED = "failed"  # the handler raised (1011), or the server cancelled the task (1001)
+    FAILED = "failed"  # the handler raised (1011), or the server cancelled the task (1012)
 
 
 class Step(NamedTuple):

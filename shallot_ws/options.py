@@ -12,12 +12,14 @@ import math
 
 from .errors import ConfigError, ConfigTypeError
 from .lifespan import Lifespan, check_lifespan
+from .messages import close_message
 from .signatures import check_hook
-from .types import Hook
+from .types import Hook, Message
 
 __all__ = [
     "DEFAULT_DRAIN_TIMEOUT",
     "DEFAULT_MAX_BUFFERED",
+    "DEFAULT_SHUTDOWN_CLOSE",
     "DEFAULT_STALL_TIMEOUT",
     "AppOptions",
     "count",
@@ -28,6 +30,9 @@ __all__ = [
 DEFAULT_MAX_BUFFERED = 16
 DEFAULT_DRAIN_TIMEOUT = 0.5
 DEFAULT_STALL_TIMEOUT: float | None = None  # off: no default drops a frame
+# The close at server shutdown: 1012 "service restart" tells a client to come back (RFC 6455
+# registry: the service is restarted; a reconnecting client retries, elsewhere or later).
+DEFAULT_SHUTDOWN_CLOSE = (1012, "service restart")
 
 
 def seconds(value: object, name: str, *, zero: bool = False) -> float:
@@ -83,7 +88,9 @@ class AppOptions:
     ``max_buffered`` bounds the frames read ahead of the handler; ``drain_timeout`` is how
     long a handler may run on after its client left before it is cancelled; ``stall_timeout``
     (``None``: off) opts in to dropping frames for a handler that never reads; the hooks run
-    as docs/handlers.md says; ``lifespan(app)`` is entered at startup. A bad value raises
+    as docs/handlers.md says; ``lifespan(app)`` is entered at startup; ``shutdown_code``
+    and ``shutdown_reason`` are the close sent when the server shuts down (1012 "service
+    restart": come back). A bad value raises
     ``ConfigError`` (or ``ConfigTypeError``) naming the option, a bad hook ``InvalidHandler``.
     """
 
@@ -94,6 +101,8 @@ class AppOptions:
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT
     stall_timeout: float | None = DEFAULT_STALL_TIMEOUT
     lifespan: Lifespan | None = None
+    shutdown_code: int = DEFAULT_SHUTDOWN_CLOSE[0]
+    shutdown_reason: str = DEFAULT_SHUTDOWN_CLOSE[1]
     owner: str = dataclasses.field(default="websocket app", repr=False, compare=False)
     """How errors name the app these options belong to (``"websocket app echo"``)."""
 
@@ -105,12 +114,22 @@ class AppOptions:
         if self.lifespan is not None:
             check_lifespan(self.lifespan, self.owner)
         count(self.max_buffered, "max_buffered expected a positive int")
+        close_message(self.shutdown_code, self.shutdown_reason, "shutdown_code")
         # the durations as floats: frozen, so set through object's own __setattr__
         drain = seconds(self.drain_timeout, "drain_timeout", zero=True)
         object.__setattr__(self, "drain_timeout", drain)
         object.__setattr__(
             self, "stall_timeout", optional_seconds(self.stall_timeout, "stall_timeout")
         )
+
+    @property
+    def shutdown_close(self) -> Message:
+        """The close message sent when the server shuts the connection down."""
+        return {
+            "type": "websocket.close",
+            "code": self.shutdown_code,
+            "reason": self.shutdown_reason,
+        }
 
     def replace(self, **changes: object) -> AppOptions:
         """These options with some changed (checked again); an unknown name is a

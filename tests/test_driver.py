@@ -527,7 +527,7 @@ async def test_on_close_runs_once_when_the_server_cancels_the_task(no_leaked_tas
     with pytest.raises(asyncio.CancelledError):
         await task
     assert calls == ["on_close"]
-    assert sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
+    assert sent[-1] == {"type": "websocket.close", "code": 1012, "reason": "service restart"}
     assert sum(m["type"] == "websocket.close" for m in sent) == 1
     no_leaked_tasks()
 

@@ -273,7 +273,7 @@ async def test_shutdown_runs_the_hooks_when_the_1001_close_cannot_be_sent():
     assert done, "clean-up waited on a close that cannot be sent"
     assert task.cancelled()
     assert calls == ["finally", "on_close"]
-    assert server.sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
+    assert server.sent[-1] == {"type": "websocket.close", "code": 1012, "reason": "service restart"}
 
 
 async def test_a_cancellation_while_the_accept_is_sent_still_runs_on_close():
@@ -361,3 +361,25 @@ async def test_a_stream_that_only_yields_still_gets_a_watcher_that_sees_the_clie
     await asyncio.wait_for(stream(dict(SCOPE), server.receive, server.send), 5)
     assert calls == ["on_disconnect", "on_close"]
     assert 50 <= len(server.sent) < 60  # stopped within a few sends of the disconnect
+
+
+async def test_the_shutdown_close_is_the_apps_own():
+    started = asyncio.Event()
+
+    @websocket(shutdown_code=4001, shutdown_reason="moving house")
+    async def waiting(scope, receiver):
+        started.set()
+        await asyncio.Event().wait()
+        yield ws_send("never")
+
+    server = FakeServer([{"type": "websocket.connect"}])
+    task = asyncio.ensure_future(waiting(dict(SCOPE), server.receive, server.send))
+    await started.wait()
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("the server's cancellation was swallowed")
+    assert server.sent[-1] == {"type": "websocket.close", "code": 4001, "reason": "moving house"}

@@ -265,7 +265,7 @@ async def test_the_driver_steps_a_shutdown(steps):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert [m.get("code", m["type"]) for m in server.sent] == ["websocket.accept", 1001]
+    assert [m.get("code", m["type"]) for m in server.sent] == ["websocket.accept", 1012]
     assert steps == [
         *OPENING,
         ("OPEN", "SHUTDOWN"),

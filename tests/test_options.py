@@ -103,3 +103,17 @@ def test_app_options_check_hooks_and_durations_become_floats():
     assert type(options.drain_timeout) is float and type(options.stall_timeout) is float
     with pytest.raises(TypeError, match=r"^expected some of \[.*'drain_timeout'.*\], got \['x'\]$"):
         options.replace(x=1)
+
+
+def test_the_shutdown_close_is_come_back_by_default_and_checked():
+    from shallot_ws.errors import InvalidMessage
+    from shallot_ws.options import AppOptions
+
+    assert AppOptions().shutdown_close == {
+        "type": "websocket.close",
+        "code": 1012,
+        "reason": "service restart",
+    }
+    assert AppOptions(shutdown_code=4000, shutdown_reason="bye").shutdown_close["code"] == 4000
+    with pytest.raises(InvalidMessage, match="^shutdown_code expected a close code in"):
+        AppOptions(shutdown_code=1006)

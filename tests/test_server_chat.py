@@ -169,10 +169,10 @@ async def test_a_process_that_shuts_down_takes_its_members_out_of_the_others_lis
         first.terminate()  # SIGTERM: hypercorn's graceful shutdown
         if HYPERCORN_WAITS_FOREVER:  # it never ends the connection: the client must leave
             await ada.close()
-        else:  # it cancels the connection after the grace period: the driver closes with 1001
+        else:  # it cancels the connection after the grace period: the driver closes with 1012
             with pytest.raises(ConnectionClosed) as closed:
                 await frame(ada)
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
         assert await frame(bob) == presence("bob")  # ada's connection said leave on its way out
         assert await first.wait_exit() == 0
     assert " examples.chat: " not in first.log(), "nothing failed to publish"

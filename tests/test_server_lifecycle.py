@@ -160,16 +160,16 @@ async def test_sigterm_on_this_python(serve):
     if HYPERCORN_WAITS_FOREVER:
         await sigterm_keeps_the_stream_until_the_client_leaves(serve)
     else:
-        await sigterm_lets_a_stream_run_out_the_grace_then_closes_1001_and_runs_on_close(serve)
+        await sigterm_lets_a_stream_run_out_the_grace_then_closes_1012_and_runs_on_close(serve)
 
 
-async def sigterm_lets_a_stream_run_out_the_grace_then_closes_1001_and_runs_on_close(
+async def sigterm_lets_a_stream_run_out_the_grace_then_closes_1012_and_runs_on_close(
     serve,
 ):
     # What hypercorn 0.18 does on SIGTERM (asyncio worker, hypercorn/asyncio/run.py): it stops
     # listening at once, waits up to graceful_timeout for the open connections, then cancels
     # their tasks. It tells the app nothing before that: the stream keeps flowing through
-    # the grace period. The cancelled driver still sends 1001 and runs on_close. (asyncio
+    # the grace period. The cancelled driver still sends 1012 and runs on_close. (asyncio
     # then logs "Exception in callback StreamReaderProtocol.connection_made" with a
     # CancelledError for the cancelled connection task: hypercorn's noise, not the app's.)
     grace = 1
@@ -189,7 +189,7 @@ async def sigterm_lets_a_stream_run_out_the_grace_then_closes_1001_and_runs_on_c
                 closed = exc
         closed_after = time.monotonic() - signalled
     assert closed.rcvd is not None, "the server dropped the connection without a close frame"
-    assert closed.rcvd.code == 1001, closed
+    assert closed.rcvd.code == 1012, closed
     assert grace * 0.8 <= closed_after <= grace + 2, closed_after
     assert after >= 5, f"only {after} messages during the {grace} s grace period"
     assert await server.wait_exit() == 0

@@ -333,7 +333,7 @@ async def test_a_server_shutdown_is_not_swallowed(clock, no_leaked_tasks):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert trail == ["on_close"]
-    assert sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
+    assert sent[-1] == {"type": "websocket.close", "code": 1012, "reason": "service restart"}
     no_leaked_tasks()
 
 
@@ -352,7 +352,7 @@ async def test_a_server_cancel_at_the_same_time_as_the_timeout_is_not_swallowed(
     task, _, sent = raw_connection(blocked)
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
+    assert sent[-1] == {"type": "websocket.close", "code": 1012, "reason": "service restart"}
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 has no Task.uncancel")
@@ -375,7 +375,7 @@ async def test_a_server_cancel_pending_when_the_timer_fires_is_not_swallowed(clo
     task, _, sent = raw_connection(blocked)
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
+    assert sent[-1] == {"type": "websocket.close", "code": 1012, "reason": "service restart"}
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 has no Task.cancelling")

@@ -46,7 +46,7 @@ def test_close_code_takes_the_first_that_applies():
     assert close_code(closed=4001, disconnected=left, raised=True) == 4001
     assert close_code(disconnected=left, raised=True, cancelled=True) == 4002
     assert close_code(raised=True, cancelled=True) == 1011
-    assert close_code(cancelled=True) == 1001
+    assert close_code(cancelled=True) == 1012
 
 
 def test_configuration_is_checked_at_once():
@@ -176,7 +176,7 @@ async def test_a_blocked_handler_cancelled_after_the_client_left_logs_the_client
     assert lines(caplog)[1].close_code == 4003
 
 
-async def test_a_server_shutdown_logs_1001(caplog):
+async def test_a_server_shutdown_logs_1012(caplog):
     caplog.set_level(logging.INFO, logger=ACCESS)
 
     @websocket
@@ -200,7 +200,7 @@ async def test_a_server_shutdown_logs_1001(caplog):
     with pytest.raises(asyncio.CancelledError):
         await task
     _, closed = lines(caplog)
-    assert closed.close_code == 1001 and closed.client == "-"
+    assert closed.close_code == 1012 and closed.client == "-"
 
 
 async def test_a_custom_logger_and_level(caplog):

@@ -335,4 +335,4 @@ async def test_a_cancellation_propagates_even_if_the_context_manager_suppresses_
     with pytest.raises(asyncio.CancelledError):
         await task
     assert trail == ["enter", "exit CancelledError"]
-    assert sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutdown"}
+    assert sent[-1] == {"type": "websocket.close", "code": 1012, "reason": "service restart"}

@@ -9,7 +9,8 @@ formatter gets them as keys):
   took), ``messages_out`` (messages it yielded while the client was there, the close not
   counted) and ``close_code``: the code of a close the handler yielded; the client's code
   if the client left first; 1011 if the handler raised (the exception propagates, and the
-  driver logs it); 1001 if the task was cancelled (a server shutdown); 1000 if the handler
+  driver logs it); 1012 if the task was cancelled (a server shutdown: the default shutdown
+  code); 1000 if the handler
   finished.
 
 Under ``hypercorn module:app`` (or uvicorn) nothing configures Python logging for these
@@ -30,6 +31,7 @@ from typing import Any, overload
 
 from ..compose import HandlerFunction, MappedReceiver, Middleware, relay
 from ..errors import ConfigTypeError, WSDisconnect
+from ..options import DEFAULT_SHUTDOWN_CLOSE
 from ..types import Frame, FrameSource, Scope
 from ._base import middleware
 
@@ -69,7 +71,7 @@ def close_code(
     if raised:
         return 1011
     if cancelled:
-        return 1001
+        return DEFAULT_SHUTDOWN_CLOSE[0]
     return 1000
 
 

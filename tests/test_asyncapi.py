@@ -384,6 +384,18 @@ def test_every_token_source_of_bearer_auth_is_a_security_scheme():
     assert_valid(document)
 
 
+def test_the_apps_own_guard_counts_too():
+    guarded = websocket(
+        asyncapi_apps.private.handler,
+        on_connect=bearer_auth(asyncapi_apps.verify, header=None, query_param="token"),
+    )
+    document = asyncapi(guarded, title="Own guard", version="1")
+    assert document["operations"]["private.send"]["security"] == [
+        {"$ref": "#/components/securitySchemes/query-token"}
+    ]
+    assert list(document["components"]["securitySchemes"]) == ["query-token"]
+
+
 # -- clashes and bad arguments -----------------------------------------------------------------
 
 

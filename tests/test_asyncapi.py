@@ -228,6 +228,15 @@ def test_the_parser_finds_no_error_in_the_routers_document(document):
     assert_valid(document)
 
 
+def test_the_parser_finds_no_error_in_the_chat_examples_document():
+    from examples.chat import app as chat
+
+    document = asyncapi(chat, title="Chat", version="1", servers=SERVERS)
+    assert list(document["channels"]) == ["room"]
+    assert document["channels"]["room"]["address"] == "/rooms/{room}"
+    assert_valid(document)
+
+
 def test_the_parser_check_is_not_vacuous():
     broken = {"asyncapi": "3.0.0", "info": {"title": "x"}, "channels": {"a": {"address": 3}}}
     errors = sorted(

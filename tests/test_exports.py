@@ -137,8 +137,11 @@ def test_pure_modules_import_no_event_loop_library():
 
 
 # The layout rule: the optional packages import the core, never the other way. The core is
-# every module but these (``__init__.py`` is the package's face: it re-exports ``Broadcast``).
+# every module but these (``__init__.py`` is the package's face: it re-exports ``Broadcast``;
+# ``asyncapi.py`` is the command line's shim, ``python -m shallot_ws.asyncapi``, and holds
+# nothing but its import of ``contracts.asyncapi``).
 OPTIONAL = ("broadcast", "testing", "contracts", "client", "observability")
+SHIMS = (PACKAGE / "__init__.py", PACKAGE / "asyncapi.py")
 
 
 def _internal_imports(path: pathlib.Path) -> set[str]:
@@ -166,7 +169,7 @@ def test_the_core_imports_no_optional_package():
     core = [
         path
         for path in PACKAGE.rglob("*.py")
-        if path.relative_to(PACKAGE).parts[0] not in OPTIONAL and path != PACKAGE / "__init__.py"
+        if path.relative_to(PACKAGE).parts[0] not in OPTIONAL and path not in SHIMS
     ]
     assert PACKAGE / "merge.py" in core and PACKAGE / "guards" / "chain.py" in core
     forbidden = tuple(f"shallot_ws.{name}" for name in OPTIONAL)
@@ -175,6 +178,25 @@ def test_the_core_imports_no_optional_package():
             name for name in _internal_imports(path) if name.split(".")[:2] in _split(forbidden)
         )
         assert wrong == [], (path.relative_to(PACKAGE), wrong)
+
+
+def test_the_asyncapi_shim_holds_only_its_import():
+    tree = ast.parse((PACKAGE / "asyncapi.py").read_text())
+    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert [ast.unparse(node) for node in imports] == [
+        "from __future__ import annotations",
+        "from .contracts.asyncapi import asyncapi, main",
+    ]
+    assert [type(node).__name__ for node in tree.body] == [
+        "Expr",  # the docstring
+        "ImportFrom",
+        "ImportFrom",
+        "Assign",  # __all__
+        "If",  # if __name__ == "__main__": raise SystemExit(main())
+    ]
+    assert ast.unparse(tree.body[-1]) == (
+        "if __name__ == '__main__':\n    raise SystemExit(main())"
+    )
 
 
 def _split(names: tuple[str, ...]) -> list[list[str]]:

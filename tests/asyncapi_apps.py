@@ -121,18 +121,35 @@ DOCUMENT = asyncapi(
 page = asyncapi_app(DOCUMENT, bundle_url="/vendor/asyncapi.js", css_url="/vendor/asyncapi.css")
 
 
-async def vendor_or_page(scope, receive, send):
-    """The react component's bundle and style sheet from the npm package (test-only
-    routes), everything else from the page."""
-    found = VENDOR.get(scope["path"]) if scope["type"] == "http" else None
-    if found is None:
-        await page(scope, receive, send)
-        return
-    path, content_type = found
-    body = path.read_bytes()
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+def with_vendor(page_app):
+    """``page_app`` with the react component's bundle and style sheet from the npm package
+    (test-only routes); everything else is the page's."""
+
+    async def vendor_or_page(scope, receive, send):
+        found = VENDOR.get(scope["path"]) if scope["type"] == "http" else None
+        if found is None:
+            await page_app(scope, receive, send)
+            return
+        path, content_type = found
+        body = path.read_bytes()
+        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return vendor_or_page
 
 
+vendor_or_page = with_vendor(page)
 served = router(app.routes, fallback=vendor_or_page)
+
+
+def _chat_document():
+    from examples.chat import app as chat
+
+    return asyncapi(chat, title="shallot_ws chat example", version="1.0.0")
+
+
+CHAT_DOCUMENT = _chat_document()
+chat_served = with_vendor(
+    asyncapi_app(CHAT_DOCUMENT, bundle_url="/vendor/asyncapi.js", css_url="/vendor/asyncapi.css")
+)

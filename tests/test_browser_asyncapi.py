@@ -69,3 +69,28 @@ async def test_the_page_renders_the_channels_and_messages(serve, browser, tmp_pa
         "/vendor/asyncapi.js",
         "/vendor/asyncapi.css",
     }
+
+
+async def test_the_chat_examples_page_shows_its_channel_and_messages(serve, browser):
+    installed_package("@asyncapi/react-component")
+    server = serve("tests.asyncapi_apps:chat_served")
+    page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+    page.set_default_timeout(chat_page.WAIT_MS)
+    expect.set_options(timeout=chat_page.WAIT_MS)
+    await page.goto(server.url("/"))
+    heading = page.get_by_role("heading", name="shallot_ws chat example 1.0.0")
+    await expect(heading.first).to_be_visible()
+    document = asyncapi_apps.CHAT_DOCUMENT
+    for key, operation in document["operations"].items():
+        names = [ref["$ref"].rsplit("/", 1)[1] for ref in operation["messages"]]
+        shown = page.locator(f'[id="operation-{operation["action"]}-{key}"]')
+        await expect(shown.locator("h3")).to_have_text(
+            f"{operation['action'].upper()} /rooms/{{room}}"
+        )
+        await expect(shown.get_by_text("Message ID").locator("span")).to_have_text(names)
+    sent = {
+        ref["$ref"].rsplit("/", 1)[1]
+        for op in document["operations"].values()
+        for ref in op["messages"]
+    }
+    assert sent == {"Post", "History", "Presence", "ChatMessage", "Error"}

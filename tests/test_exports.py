@@ -63,6 +63,8 @@ def test_testing_names_are_pinned():
     assert sorted(shallot_ws.testing.__all__) == [
         "ASGIViolation",
         "AppClosed",
+        "BadFrame",
+        "ContractMachine",
         "DISCONNECT_1006",
         "Disconnect",
         "Drop",
@@ -80,7 +82,12 @@ def test_testing_names_are_pinned():
         "WSTestConnection",
         "WSTimeout",
         "WebSocketMachine",
+        "bad_frames",
+        "check_sends",
         "connect",
+        "frames",
+        "invalid_frames",
+        "messages",
         "run_flow",
         "virtual_time",
     ]

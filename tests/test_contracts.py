@@ -297,3 +297,18 @@ async def test_one_clients_bad_frame_does_not_touch_another_connection():
         await good.send('{"type": "say", "text": "fine"}')
         assert await bad.wait_closed() == 1007
         assert json.loads(await good.receive()) == {"type": "said", "room": "lobby", "text": "fine"}
+
+
+async def test_a_pydantic_field_alias_is_the_name_on_the_wire():
+    class Renamed(pydantic.BaseModel):
+        room_name: str = pydantic.Field(alias="roomName")
+
+    @websocket
+    @contract(receives=Renamed, sends=Renamed)
+    async def echo(scope, receiver):
+        async for message in receiver:
+            yield Renamed(roomName=message.room_name.upper())
+
+    async with connect(echo) as ws:
+        await ws.send('{"roomName": "den"}')
+        assert json.loads(await ws.receive()) == {"roomName": "DEN"}

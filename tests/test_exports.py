@@ -64,6 +64,8 @@ def test_testing_names_are_pinned():
     assert sorted(shallot_ws.testing.__all__) == [
         "ASGIViolation",
         "AppClosed",
+        "BadFrame",
+        "ContractMachine",
         "DISCONNECT_1006",
         "Disconnect",
         "Drop",
@@ -81,7 +83,12 @@ def test_testing_names_are_pinned():
         "WSTestConnection",
         "WSTimeout",
         "WebSocketMachine",
+        "bad_frames",
+        "check_sends",
         "connect",
+        "contract_frames",
+        "invalid_frames",
+        "messages",
         "run_flow",
         "virtual_time",
     ]

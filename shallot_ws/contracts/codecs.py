@@ -249,12 +249,12 @@ class _PydanticCodec:
             raise InvalidFrame(_pydantic_reason(exc.errors(include_input=False))) from None
 
     def encode(self, value: Any) -> Frame:
-        data: bytes = self._adapter.dump_json(value, warnings=False)
+        data: bytes = self._adapter.dump_json(value, by_alias=True, warnings=False)
         return data.decode()
 
     def check(self, value: Any) -> str | None:
         try:
-            self._adapter.validate_json(self._adapter.dump_json(value, warnings=False))
+            self._adapter.validate_json(self._adapter.dump_json(value, by_alias=True, warnings=False))
         except self._error as exc:
             return _pydantic_reason(exc.errors(include_input=False))
         except Exception as exc:  # not serialisable as the type at all

@@ -1,7 +1,11 @@
-"""Testing helpers: an in-memory client (``connect``); strategies in ``.strategies``."""
+"""Testing helpers: an in-memory client (``connect``); strategies in ``.strategies``; from a
+contract, strategies (``messages``, ``contract_frames``, ``invalid_frames``,
+``bad_frames``), a state machine (``ContractMachine``) and a flow check
+(``check_sends``)."""
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
@@ -22,12 +26,16 @@ from .server import (
     SEND_AFTER_DISCONNECT_OSERROR,
 )
 
-if TYPE_CHECKING:  # imported on first use: it needs hypothesis, the rest does not
+if TYPE_CHECKING:  # imported on first use: they need hypothesis, the rest does not
+    from .contract_machine import ContractMachine, check_sends
+    from .contracts import BadFrame, bad_frames, contract_frames, invalid_frames, messages
     from .machine import WebSocketMachine
 
 __all__ = [
     "ASGIViolation",
     "AppClosed",
+    "BadFrame",
+    "ContractMachine",
     "DISCONNECT_1006",
     "Disconnect",
     "Drop",
@@ -45,15 +53,31 @@ __all__ = [
     "WSTestConnection",
     "WSTimeout",
     "WebSocketMachine",
+    "bad_frames",
+    "check_sends",
     "connect",
+    "contract_frames",
+    "invalid_frames",
+    "messages",
     "run_flow",
     "virtual_time",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "WebSocketMachine":
-        from .machine import WebSocketMachine
+_LAZY = {  # name: the module that defines it, imported on first use
+    "WebSocketMachine": "machine",
+    "ContractMachine": "contract_machine",
+    "check_sends": "contract_machine",
+    "BadFrame": "contracts",
+    "bad_frames": "contracts",
+    "contract_frames": "contracts",
+    "invalid_frames": "contracts",
+    "messages": "contracts",
+}
 
-        return WebSocketMachine
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -21,7 +21,16 @@ from .errors import ConfigTypeError, InvalidHandler, WSDisconnect
 from .signatures import callable_name, check_handler
 from .types import FrameSource, Scope
 
-__all__ = ["FACTORY", "HandlerFunction", "MappedReceiver", "Middleware", "compose", "relay"]
+__all__ = [
+    "FACTORY",
+    "SKIP",
+    "FilteredReceiver",
+    "HandlerFunction",
+    "MappedReceiver",
+    "Middleware",
+    "compose",
+    "relay",
+]
 
 # The attribute that marks a middleware *factory* (``wrap_limits``: options in, middleware
 # out), so that one given where a middleware goes is named: "call wrap_limits(...) first".
@@ -79,7 +88,38 @@ class MappedReceiver(Generic[T]):
         return self._receiver.arrived_at
 
     def __repr__(self) -> str:
-        return f"<MappedReceiver of {self._receiver!r}>"
+        return f"<{type(self).__name__} of {self._receiver!r}>"
+
+
+class _Skip:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SKIP"
+
+
+SKIP: Any = _Skip()  # a ``FilteredReceiver`` transform's answer: not handed on
+
+
+class FilteredReceiver(MappedReceiver[T]):
+    """A ``MappedReceiver`` whose ``transform`` may answer ``SKIP``: that frame is not handed
+    to the handler (a pong, a frame already answered), and the next one is read instead."""
+
+    __slots__ = ()
+
+    async def __aiter__(self) -> AsyncGenerator[T, None]:
+        transform = self._transform
+        async for frame in self._receiver:
+            value = transform(frame)
+            if value is not SKIP:
+                yield value
+
+    async def receive(self) -> T:
+        """The next frame not skipped, transformed; ``WSDisconnect`` once the client left."""
+        while True:
+            value = self._transform(await self._receiver.receive())
+            if value is not SKIP:
+                return value
 
 
 def relay(

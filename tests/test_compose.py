@@ -266,3 +266,20 @@ def test_the_middlewares_that_take_a_handler_directly_still_do():
     for name in ("wrap_json", "wrap_logging"):
         middleware = getattr(shallot_ws, name)
         assert isinstance(compose(middleware)(echo), type(echo))
+
+
+async def test_a_filtered_receiver_skips_what_its_transform_answers_skip():
+    from shallot_ws.compose import SKIP, FilteredReceiver
+
+    @websocket
+    async def odd_only(scope, receiver):
+        numbers = FilteredReceiver(receiver, lambda f: SKIP if int(f) % 2 == 0 else int(f))
+        yield ws_send(str(await numbers.receive()))
+        async for number in numbers:
+            yield ws_send(str(number))
+
+    async with connect(odd_only) as ws:
+        for frame in ("2", "3", "4", "6", "5"):
+            await ws.send(frame)
+        assert [await ws.receive(), await ws.receive()] == ["3", "5"]
+    assert repr(SKIP) == "SKIP"

@@ -254,7 +254,9 @@ class _PydanticCodec:
 
     def check(self, value: Any) -> str | None:
         try:
-            self._adapter.validate_json(self._adapter.dump_json(value, by_alias=True, warnings=False))
+            self._adapter.validate_json(
+                self._adapter.dump_json(value, by_alias=True, warnings=False)
+            )
         except self._error as exc:
             return _pydantic_reason(exc.errors(include_input=False))
         except Exception as exc:  # not serialisable as the type at all

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from ..compose import HandlerFunction, MappedReceiver, relay
+from ..compose import SKIP, FilteredReceiver, HandlerFunction, MappedReceiver, relay
 from ..errors import ConfigError, ConfigTypeError
 from ..merge import EMPTY, merge
 from ..messages import SEND_TYPE, ws_close
@@ -185,7 +185,15 @@ class Contract:
         async def typed(scope: Scope, receiver: FrameSource[Any]) -> AsyncGenerator[Any, None]:
             check = contract.checking(scope)
             replies = _Replies()
-            frames = _Skipping(receiver, contract, replies)
+
+            def decoded(frame: Frame) -> Any:  # an invalid frame is answered, and skipped
+                try:
+                    return contract.decode(frame)
+                except InvalidFrame as exc:
+                    replies.put(contract.reply_to(exc.reason))
+                    return SKIP
+
+            frames = FilteredReceiver(receiver, decoded)
             async with (
                 relay(handler, scope, frames) as values,
                 merge(values, buffer=1, replies=replies) as events,
@@ -235,60 +243,6 @@ class _Replies:
         self._waiter = waiter
         if waiter is not None and self._items and not waiter.done():
             waiter.set_result(None)
-
-
-class _Skipping:
-    """The client's frames decoded; an invalid one is answered (a reply queued) and skipped."""
-
-    __slots__ = ("_contract", "_receiver", "_replies")
-
-    def __init__(self, receiver: FrameSource[Any], contract: Contract, replies: _Replies) -> None:
-        self._receiver = receiver
-        self._contract = contract
-        self._replies = replies
-
-    async def __aiter__(self) -> AsyncGenerator[Any, None]:
-        async for frame in self._receiver:
-            value = self._decoded(frame)
-            if value is not _SKIP:
-                yield value
-
-    async def receive(self) -> Any:
-        """The next valid message; raises ``WSDisconnect`` once the client has left."""
-        while True:
-            value = self._decoded(await self._receiver.receive())
-            if value is not _SKIP:
-                return value
-
-    def _decoded(self, frame: Frame) -> Any:
-        try:
-            return self._contract.decode(frame)
-        except InvalidFrame as exc:
-            self._replies.put(self._contract.reply_to(exc.reason))
-            return _SKIP
-
-    @property
-    def buffered(self) -> int:
-        """Frames waiting, not yet decoded."""
-        return self._receiver.buffered
-
-    @property
-    def dropped(self) -> int:
-        """Frames dropped under the stall policy."""
-        return self._receiver.dropped
-
-    @property
-    def disconnected(self) -> Any:
-        """The client's disconnect, or ``None``."""
-        return self._receiver.disconnected
-
-    @property
-    def arrived_at(self) -> float | None:
-        """When the newest waiting frame arrived."""
-        return self._receiver.arrived_at
-
-
-_SKIP = object()
 
 
 def contract(

@@ -26,7 +26,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from .. import options
-from ..compose import HandlerFunction, Middleware, relay
+from ..compose import SKIP, FilteredReceiver, HandlerFunction, Middleware, relay
 from ..errors import ConfigTypeError
 from ..merge import merge
 from ..messages import close_message, ws_send
@@ -73,53 +73,21 @@ async def _schedule(interval: float, timeout: float) -> AsyncIterator[tuple[str,
 
 
 class _Pongs:
-    """The client's frames without its pongs; ``last`` is when the newest pong arrived."""
+    """When the client's newest pong arrived; ``take`` lets every other frame through."""
 
-    __slots__ = ("_clock", "_is_pong", "_receiver", "last")
+    __slots__ = ("_clock", "_is_pong", "last")
 
-    def __init__(self, receiver: FrameSource[Any], is_pong: Callable[[Any], bool]) -> None:
-        self._receiver = receiver
+    def __init__(self, is_pong: Callable[[Any], bool]) -> None:
         self._is_pong = is_pong
         self._clock = asyncio.get_running_loop().time
         self.last = -1.0
 
-    def _pong(self, frame: Any) -> bool:
+    def take(self, frame: Any) -> Any:
+        """``frame``, or ``SKIP`` for a pong (noted)."""
         if self._is_pong(frame):
             self.last = self._clock()
-            return True
-        return False
-
-    async def __aiter__(self) -> AsyncGenerator[Any, None]:
-        async for frame in self._receiver:
-            if not self._pong(frame):
-                yield frame
-
-    async def receive(self) -> Any:
-        """The next frame that is not a pong; ``WSDisconnect`` once the client has left."""
-        while True:
-            frame = await self._receiver.receive()
-            if not self._pong(frame):
-                return frame
-
-    @property
-    def buffered(self) -> int:
-        """Frames waiting (pongs among them)."""
-        return self._receiver.buffered
-
-    @property
-    def dropped(self) -> int:
-        """Frames dropped under the stall policy."""
-        return self._receiver.dropped
-
-    @property
-    def disconnected(self) -> Any:
-        """The client's disconnect, or ``None``."""
-        return self._receiver.disconnected
-
-    @property
-    def arrived_at(self) -> float | None:
-        """When the newest waiting frame arrived."""
-        return self._receiver.arrived_at
+            return SKIP
+        return frame
 
 
 @factory
@@ -147,9 +115,9 @@ def wrap_heartbeat(
 
     def wrap(handler: HandlerFunction) -> HandlerFunction:
         async def wrapped(scope: Scope, receiver: FrameSource[Any]) -> AsyncGenerator[Any, None]:
-            frames = _Pongs(receiver, is_pong)
+            pongs = _Pongs(is_pong)
             async with (
-                relay(handler, scope, frames) as messages,
+                relay(handler, scope, FilteredReceiver(receiver, pongs.take)) as messages,
                 merge(messages, buffer=1, beat=_schedule(every, wait)) as events,
             ):
                 async for source, item in events:
@@ -157,7 +125,7 @@ def wrap_heartbeat(
                         yield item
                     elif item[0] == _PING:
                         yield dict(ping_message)
-                    elif frames.last < item[1]:  # no pong since that ping
+                    elif pongs.last < item[1]:  # no pong since that ping
                         logger.debug("wrap_heartbeat closing with %d: no pong", code)
                         yield dict(close)
                         return

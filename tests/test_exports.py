@@ -258,6 +258,7 @@ def test_observability_names_are_pinned():
         "Instrumented",
         "Metrics",
         "RouteStats",
+        "Tally",
         "Traffic",
         "UNROUTED",
         "ending",

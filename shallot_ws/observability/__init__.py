@@ -37,6 +37,7 @@ from .metrics import (
     Histogram,
     Metrics,
     RouteStats,
+    Tally,
 )
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "Instrumented",
     "Metrics",
     "RouteStats",
+    "Tally",
     "Traffic",
     "ending",
     "instrument",

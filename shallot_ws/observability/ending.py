@@ -8,8 +8,8 @@ rule that applies:
 ==========================================  ==========================  ============  ========
 first seen                                  and                         outcome       code
 ==========================================  ==========================  ============  ========
-the client left (its disconnect, or a send  -                           disconnected  the
-the server refused with ``OSError``)                                                  client's
+the client left (its disconnect, or the     -                           disconnected  the
+accept or close refused with ``OSError``)                                             client's
 the app's close                             the app was cancelled       failed        as sent
 the app's close                             code 1011, or the app       failed        as sent
                                             raised

@@ -7,11 +7,13 @@ connect event starts a connection; the app's ``websocket.accept`` opens it (101)
 ``websocket.close`` before the accept refuses it (the server answers 403), a
 ``websocket.http.response.start`` denies it with its status, and an app that raises before
 either is answered 500 by the server. Each ``websocket.receive`` and ``websocket.send`` is a
-frame in or out; the app's ``websocket.close`` and the client's ``websocket.disconnect``
-(or a send the server refuses with ``OSError``) say who ended it, and the end of the app
-call says whether it raised or was cancelled: ``ending.ending`` makes an outcome and a close
-code of that. The route label is the router's pattern (``Router.route_of``, asked once per
-connection before the router runs), the ``route`` given for a single app, or ``""``.
+frame in or out (counted as it is handed over: the server's own awaitable is returned, so
+no frame of the wrapper stays on the per-frame path); the app's ``websocket.close`` and the
+client's ``websocket.disconnect`` (or the accept or close refused with ``OSError``) say who
+ended it, and the end of the app call says whether it raised or was cancelled:
+``ending.ending`` makes an outcome and a close code of that. The route label is the router's
+pattern (``Router.route_of``, asked once per connection before the router runs), the
+``route`` given for a single app, or ``""``.
 
 Counting a frame adds to plain integers (metrics.py); nothing is exported per frame. While
 the app runs, the connection is current in a context variable: ``wrap_dropped_frames``
@@ -25,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from ..compose import HandlerFunction, relay
@@ -33,8 +35,8 @@ from ..errors import ConfigError, ConfigTypeError
 from ..middlewares._base import middleware
 from ..reporting import logger
 from ..types import ASGIApp, FrameSource, Message, Receive, Scope, Send
-from .ending import NO_CLOSE, Ending, ending, payload_size
-from .metrics import Metrics, RouteStats
+from .ending import NO_CLOSE, Ending, ending
+from .metrics import Metrics, RouteStats, Tally
 
 __all__ = [
     "UNROUTED",
@@ -183,8 +185,9 @@ def instrument(
     return Instrumented(app, metrics, tracing=tracing, route=route)
 
 
-class _Connection:
-    """One websocket connection as the wrapper sees it: its events, counted as they pass."""
+class _Connection(Tally):
+    """One websocket connection as the wrapper sees it: its events, counted as they pass
+    (its own ``Tally``, which its route reads while it is open)."""
 
     __slots__ = (
         "_receive",
@@ -192,13 +195,9 @@ class _Connection:
         "accepted_at",
         "answered",
         "app",
-        "bytes_received",
-        "bytes_sent",
         "closed",
         "dropped",
         "errors",
-        "frames_received",
-        "frames_sent",
         "left",
         "messages",
         "metrics",
@@ -209,6 +208,7 @@ class _Connection:
     def __init__(
         self, owner: Instrumented, scope: Scope, route: str | None, receive: Receive, send: Send
     ) -> None:
+        super().__init__()
         self.app = owner.app
         self._receive = receive
         self._send = send
@@ -223,7 +223,6 @@ class _Connection:
         self.answered = False  # the handshake's answer was sent (or is being sent)
         self.closed: tuple[int, str] | None = None  # the app's close, sent first
         self.left: tuple[int, str] | None = None  # the client's leaving, seen first
-        self.frames_received = self.frames_sent = self.bytes_received = self.bytes_sent = 0
         self.dropped = 0
         self.errors: list[BaseException] = []
 
@@ -261,7 +260,7 @@ class _Connection:
             end = ending(self.closed, self.left, raised=raised, cancelled=cancelled)
             if stats is not None and self.metrics is not None:
                 stats.frames_dropped += self.dropped
-                self.metrics.ended(stats, end.outcome, end.code, now - accepted_at)
+                self.metrics.ended(stats, self, end.outcome, end.code, now - accepted_at)
         if self.trace is not None:
             traffic = Traffic(
                 self.frames_received,
@@ -286,48 +285,47 @@ class _Connection:
         if all(error is not known for known in self.errors):
             self.errors.append(error)
 
-    def _gone(self) -> None:
-        """A send the server refused with ``OSError``: the client left (1006)."""
-        if self.closed is None and self.left is None:
-            self.left = (NO_CLOSE, "")
-
     async def receive(self) -> Message:
         """The server's next event, looked at on the way to the app."""
         event = await self._receive()
         kind = event["type"]
-        if kind == "websocket.receive":
-            size = payload_size(event)
+        if kind == "websocket.receive":  # the per-frame path: payload_size, inlined
+            text = event.get("text")
+            if text is None:
+                data = event.get("bytes")
+                size = 0 if data is None else len(data)
+            else:
+                size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
             self.frames_received += 1
             self.bytes_received += size
-            stats = self.stats
-            if stats is not None:
-                stats.frames_received += 1
-                stats.bytes_received += size
-            if self.messages and self.trace is not None:
-                self.trace.message(False, size)
+            if self.messages:
+                self.trace.message(False, size)  # type: ignore[union-attr]
         elif kind == "websocket.disconnect" and self.closed is None and self.left is None:
             self.left = (event.get("code", NO_CLOSE), event.get("reason") or "")
         return event
 
-    async def send(self, message: Message) -> None:
-        """Pass the app's ``message`` to the server, and count it."""
-        kind = message["type"]
-        if kind == "websocket.send":
-            try:
-                await self._send(message)
-            except OSError:
-                self._gone()
-                raise
-            size = payload_size(message)
+    def send(self, message: Message) -> Awaitable[None]:
+        """Pass the app's ``message`` to the server, and count it. A frame is counted as it
+        is handed over, and the server's own awaitable returned: no frame of this wrapper
+        stays on the per-frame path (a send refused then is seen as the server's disconnect
+        event, or as neither side's close: 1006)."""
+        if message["type"] == "websocket.send":
+            text = message.get("text")
+            if text is None:
+                data = message.get("bytes")
+                size = 0 if data is None else len(data)
+            else:
+                size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
             self.frames_sent += 1
             self.bytes_sent += size
-            stats = self.stats
-            if stats is not None:
-                stats.frames_sent += 1
-                stats.bytes_sent += size
-            if self.messages and self.trace is not None:
-                self.trace.message(True, size)
-            return
+            if self.messages:
+                self.trace.message(True, size)  # type: ignore[union-attr]
+            return self._send(message)
+        return self._send_control(message)
+
+    async def _send_control(self, message: Message) -> None:
+        """The handshake's answer or the close, passed on and noted."""
+        kind = message["type"]
         if kind == "websocket.accept":
             self._accepted(message.get("subprotocol"))
         elif kind == "websocket.http.response.start":
@@ -336,8 +334,9 @@ class _Connection:
             self._refused(_REFUSED)
         try:
             await self._send(message)
-        except OSError:
-            self._gone()
+        except OSError:  # ASGI 2.4: the client is gone
+            if self.closed is None and self.left is None:
+                self.left = (NO_CLOSE, "")
             raise
         if kind == "websocket.close" and self.closed is None and self.left is None:
             self.closed = (message.get("code", 1000), message.get("reason") or "")
@@ -346,7 +345,7 @@ class _Connection:
         self.answered = True
         self.accepted_at = asyncio.get_running_loop().time()
         if self.stats is not None:
-            self.stats.open += 1
+            self.stats.opened(self)
         if self.trace is not None:
             self.trace.handshake(_ACCEPTED, subprotocol)
 

@@ -1,10 +1,10 @@
 """Metrics as plain numbers: what ``instrument`` counts per route and a watched ``Broadcast``
 per channel label, read by an exporter (prometheus.py, otel.py) when it is collected.
 
-Pure: no event loop, no dependency. Counting a frame is an integer addition on the route's
-``RouteStats``, which the connection holds from its handshake on: no lock, no label lookup,
-no exporter call per frame. Everything is counted in the event loop's thread; an exporter
-reads the numbers when it is scraped, so what it shows is exact at that moment, open
+Pure: no event loop, no dependency. Counting a frame is an integer addition on its
+connection's ``Tally``: no lock, no label lookup, no exporter call per frame. A route sums
+the tallies of its open connections and what its ended ones left when it is read, so an
+exporter, which reads the numbers when it is scraped, shows them exact at that moment, open
 connections included. The one value pushed as it comes is a connection's duration, to the
 listeners of ``on_duration`` (OpenTelemetry has no histogram it could read later).
 
@@ -33,6 +33,7 @@ __all__ = [
     "Histogram",
     "Metrics",
     "RouteStats",
+    "Tally",
 ]
 
 #: Connection durations, in seconds: from a quick refusal by the handler to an hour-long
@@ -70,35 +71,82 @@ class Histogram:
         return buckets
 
 
-class RouteStats:
-    """What the connections of one route did. ``ended`` counts ended connections by
-    ``(outcome, close code)``, ``denied`` refused handshakes by HTTP status; ``open`` is a
-    gauge, the rest are counters; ``duration`` is the histogram of connection durations."""
+class Tally:
+    """One connection's traffic: frames and payload bytes each way. The wrapper adds to its
+    connection's tally at each frame; a route sums the tallies of its open connections when
+    it is read."""
 
-    __slots__ = (
-        "bytes_received",
-        "bytes_sent",
-        "denied",
-        "duration",
-        "ended",
-        "frames_dropped",
-        "frames_received",
-        "frames_sent",
-        "open",
-        "route",
-    )
+    __slots__ = ("bytes_received", "bytes_sent", "frames_received", "frames_sent")
 
-    def __init__(self, route: str, buckets: tuple[float, ...]) -> None:
-        self.route = route
-        self.open = 0
+    def __init__(self) -> None:
         self.frames_received = 0
         self.frames_sent = 0
         self.bytes_received = 0
         self.bytes_sent = 0
+
+
+class RouteStats:
+    """What the connections of one route did: ``open`` (a gauge), frames and bytes each way
+    (the connections that ended and those still open), ``frames_dropped``, ``ended`` (by
+    ``(outcome, close code)``), ``denied`` (refused handshakes by HTTP status), and
+    ``duration``, the histogram of connection durations."""
+
+    __slots__ = ("denied", "done", "duration", "ended", "frames_dropped", "live", "route")
+
+    def __init__(self, route: str, buckets: tuple[float, ...]) -> None:
+        self.route = route
+        self.live: set[Tally] = set()  # the open connections' tallies
+        self.done = Tally()  # the ended connections' traffic, added up
         self.frames_dropped = 0
         self.ended: dict[tuple[Outcome, int], int] = {}
         self.denied: dict[int, int] = {}
         self.duration = Histogram(buckets)
+
+    def opened(self, tally: Tally) -> None:
+        """A connection was accepted: read its ``tally`` from now on."""
+        self.live.add(tally)
+
+    def closed(self, tally: Tally) -> None:
+        """A connection ended: keep its traffic, stop reading its ``tally``."""
+        if tally in self.live:
+            self.live.discard(tally)
+            done = self.done
+            done.frames_received += tally.frames_received
+            done.frames_sent += tally.frames_sent
+            done.bytes_received += tally.bytes_received
+            done.bytes_sent += tally.bytes_sent
+
+    @property
+    def open(self) -> int:
+        """Accepted connections that have not ended."""
+        return len(self.live)
+
+    def _total(self, name: str) -> int:
+        live = tuple(self.live)  # one step under the GIL: a scrape from another thread is safe
+        total: int = getattr(self.done, name)
+        for tally in live:
+            total += getattr(tally, name)
+        return total
+
+    @property
+    def frames_received(self) -> int:
+        """Frames the clients sent."""
+        return self._total("frames_received")
+
+    @property
+    def frames_sent(self) -> int:
+        """Frames sent to the clients."""
+        return self._total("frames_sent")
+
+    @property
+    def bytes_received(self) -> int:
+        """Payload bytes the clients sent (text in UTF-8)."""
+        return self._total("bytes_received")
+
+    @property
+    def bytes_sent(self) -> int:
+        """Payload bytes sent to the clients (text in UTF-8)."""
+        return self._total("bytes_sent")
 
     def __repr__(self) -> str:
         return (
@@ -136,28 +184,28 @@ class ChannelStats:
     @property
     def delivered(self) -> int:
         """Messages delivered to this process's subscribers (each subscriber counts once)."""
-        return self._left[0] + sum(s.delivered for s in self.live)
+        return self._left[0] + sum(s.delivered for s in tuple(self.live))
 
     @property
     def dropped(self) -> int:
         """Messages the subscribers' policies dropped because their buffer was full."""
-        return self._left[1] + sum(s.dropped for s in self.live)
+        return self._left[1] + sum(s.dropped for s in tuple(self.live))
 
     @property
     def overflowed(self) -> int:
         """Subscriptions the ``"end"`` policy ended because their buffer was full."""
-        return self._left[2] + sum(s.overflowed for s in self.live)
+        return self._left[2] + sum(s.overflowed for s in tuple(self.live))
 
     @property
     def subscribers(self) -> int:
         """Live subscriptions (one that ended, overflowed, no longer counts)."""
-        return sum(not s.ended for s in self.live)
+        return sum(not s.ended for s in tuple(self.live))
 
     @property
     def lag(self) -> int:
         """The most messages any live subscriber has waiting: how far behind its channel the
         slowest subscriber is (0 without subscribers)."""
-        return max((s.buffered for s in self.live if not s.ended), default=0)
+        return max((s.buffered for s in tuple(self.live) if not s.ended), default=0)
 
     def __repr__(self) -> str:
         return f"<ChannelStats {self.label!r} published={self.published}>"
@@ -240,9 +288,12 @@ class Metrics:
         """Call ``listener(route, seconds)`` as each connection ends, after it is counted."""
         self._listeners.append(listener)
 
-    def ended(self, stats: RouteStats, outcome: Outcome, code: int, seconds: float) -> None:
-        """Count the end of an accepted connection of ``stats``'s route."""
-        stats.open -= 1
+    def ended(
+        self, stats: RouteStats, tally: Tally, outcome: Outcome, code: int, seconds: float
+    ) -> None:
+        """Count the end of an accepted connection of ``stats``'s route (``tally``: its
+        traffic, read while it was open)."""
+        stats.closed(tally)
         key = (outcome, code)
         ended = stats.ended
         ended[key] = ended.get(key, 0) + 1

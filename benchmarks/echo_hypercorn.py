@@ -83,8 +83,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def servers(peers: tuple[str, ...]) -> Iterator[dict[str, str]]:
-    """One hypercorn per peer, each on its own free port; yields peer -> ws:// URI."""
+def servers(
+    peers: tuple[str, ...],
+    served: dict[str, str] = SERVED,
+    path: str = "/",
+    pids: dict[str, int] | None = None,
+) -> Iterator[dict[str, str]]:
+    """One hypercorn per peer (``served[peer]`` names its app as ``module:attribute``), each
+    on its own free port; yields peer -> ws:// URI of ``path``, and fills ``pids`` (if
+    given) with peer -> the server's process id."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     processes: list[subprocess.Popen[bytes]] = []
@@ -95,15 +102,17 @@ def servers(peers: tuple[str, ...]) -> Iterator[dict[str, str]]:
                 port = free_port()
                 log = logs.enter_context(tempfile.TemporaryFile())
                 command = [
-                    sys.executable, "-m", "hypercorn", SERVED[peer],
+                    sys.executable, "-m", "hypercorn", served[peer],
                     "--bind", f"{HOST}:{port}", "--workers", "0", "--log-level", "warning",
                 ]  # fmt: skip
                 process = subprocess.Popen(
                     command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
                 )
                 processes.append(process)
+                if pids is not None:
+                    pids[peer] = process.pid
                 wait_until_listening(process, port, log)
-                uris[peer] = f"ws://{HOST}:{port}/"
+                uris[peer] = f"ws://{HOST}:{port}{path}"
             yield uris
         finally:
             for process in processes:

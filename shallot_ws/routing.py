@@ -4,8 +4,9 @@ Theory of operation. ``router(table)`` compiles the table once. A ``websocket`` 
 resolved before anything is read: the path under ``scope["root_path"]`` is looked up among
 the exact patterns (a dict), then tried against the patterns with parameters and the mounts,
 in table order. A mount resolves the rest of the path in its sub-router at once, so the
-outermost router finds the leaf app and calls it with one new scope: ``path_params`` merged
-and ``root_path`` extended by the mount prefixes. An unmatched path is refused before the
+outermost router finds the leaf app and calls it with one new scope: ``path_params`` merged,
+``root_path`` extended by the mount prefixes, and ``route`` set to the pattern matched (mount
+prefixes included), a bounded name for logs and metrics. An unmatched path is refused before the
 accept (HTTP 404 where the server offers the denial extension, 403 otherwise).
 
 Per-route hooks and guards are folded into the leaf ``WebSocketApp`` when the table is built
@@ -228,20 +229,35 @@ class Router:
     def resolve(self, path: str) -> tuple[WebSocketApp, dict[str, Any], str] | None:
         """The app serving ``path`` (relative to this router), its parameters and the mount
         prefixes matched on the way; ``None`` when no route matches."""
+        found = self._find(path)
+        return None if found is None else found[:3]
+
+    def route_of(self, scope: Scope) -> str | None:
+        """The pattern of the route that serves this ``websocket`` scope, mount prefixes
+        included (``"/v{version:int}/feeds/{feed_id:int}"``), as the router puts it in
+        ``scope["route"]``; ``None`` when no route matches. For code outside the router
+        (a metrics wrapper) that must label a connection before the router runs."""
+        found = self._find(_under(scope["path"], scope.get("root_path", "")))
+        return None if found is None else found[3]
+
+    def _find(self, path: str) -> tuple[WebSocketApp, dict[str, Any], str, str] | None:
+        """``resolve``, and the matched pattern with the mount prefixes before it."""
         app = self._exact.get(path)
         if app is not None:
-            return app, {}, ""
+            return app, {}, "", path
         for entry in self._dynamic:
             if isinstance(entry, Route):
                 params = entry.pattern.match(path)
                 if params is not None:
-                    return entry.app, params, ""
+                    return entry.app, params, "", entry.pattern.source
                 continue
             found = entry.prefix.match_prefix(path)
             if found is not None:
-                inner = entry.router.resolve(path[len(found[1]) :])
+                inner = entry.router._find(path[len(found[1]) :])
                 if inner is not None:
-                    return inner[0], {**found[0], **inner[1]}, found[1] + inner[2]
+                    app, params, consumed, pattern = inner
+                    merged = {**found[0], **params}
+                    return app, merged, found[1] + consumed, entry.prefix.source + pattern
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -250,14 +266,15 @@ class Router:
         kind = scope["type"]
         if kind == "websocket":
             root_path: str = scope.get("root_path", "")
-            found = self.resolve(_under(scope["path"], root_path))
+            found = self._find(_under(scope["path"], root_path))
             if found is None:
                 await _refuse(scope, receive, send)
                 return
-            app, params, consumed = found
+            app, params, consumed, pattern = found
             child = dict(scope)
             outer = scope.get("path_params")
             child["path_params"] = {**outer, **params} if outer else params
+            child["route"] = pattern
             if consumed:
                 child["root_path"] = root_path + consumed
             await app(child, receive, send)

@@ -20,6 +20,8 @@ from benchmarks import (
     echo_inprocess,
     fanout_inprocess,
     idle_memory,
+    instrumented_hypercorn,
+    instrumented_inprocess,
     typed_inprocess,
 )
 from benchmarks._peers import PEERS
@@ -48,6 +50,20 @@ def test_typed_inprocess_runs():
     )
 
 
+def test_instrumented_inprocess_runs():
+    options = ["--frames", "50", "--connections", "5", "--rounds", "1"]
+    frames, connections = instrumented_inprocess.main(options).split("\n\n")
+    assert_every_peer(frames, instrumented_inprocess.PEERS)
+    assert_every_peer(connections, instrumented_inprocess.PEERS)
+    assert "| median connections/s " in connections
+
+
+@pytest.mark.server
+def test_instrumented_hypercorn_runs():
+    table = instrumented_hypercorn.main(["--round-trips", "20", "--rounds", "1"])
+    assert_every_peer(table, instrumented_hypercorn.PEERS)
+
+
 def test_idle_memory_runs():
     assert_every_peer(idle_memory.main(["--connections", "20", "--rounds", "1"]))
 
@@ -67,6 +83,12 @@ def test_echo_hypercorn_runs():
     [
         (echo_inprocess, ["--frames", "0"], "--frames and --rounds must be positive"),
         (composed_inprocess, ["--rounds", "0"], "--frames and --rounds must be positive"),
+        (
+            instrumented_inprocess,
+            ["--frames", "0"],
+            "--frames, --connections and --rounds must be positive",
+        ),
+        (instrumented_hypercorn, ["-k", "0"], "--round-trips and --rounds must be positive"),
         (idle_memory, ["--connections", "0"], "--connections and --rounds must be positive"),
         (echo_hypercorn, ["-k", "0"], "--round-trips and --rounds must be positive"),
         (

@@ -221,10 +221,12 @@ def test_the_package_needs_nothing_beyond_the_standard_library():
     import sys
 
     allowed = set(sys.stdlib_module_names) | {"shallot_ws", "__future__"}
-    optional = {  # the ``redis``, ``typed`` and ``pydantic`` extras
+    optional = {  # the ``redis``, ``typed``, ``pydantic``, ``prometheus`` and ``otel`` extras
         PACKAGE / "broadcast" / "_redis.py": {"redis"},
         PACKAGE / "contracts" / "codecs.py": {"msgspec", "pydantic"},
         PACKAGE / "contracts" / "contract.py": {"msgspec"},
+        PACKAGE / "observability" / "prometheus.py": {"prometheus_client"},
+        PACKAGE / "observability" / "otel.py": {"opentelemetry"},
     }
     for path in PACKAGE.rglob("*.py"):
         if "testing" in path.parts:
@@ -245,6 +247,54 @@ def test_redis_is_imported_only_when_a_redis_url_is_used():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_observability_works_without_its_exporters_and_the_core_never_loads_it():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['prometheus_client'] = None\n"  # as if not installed
+        "sys.modules['opentelemetry'] = None\n"
+        "import shallot_ws, shallot_ws.broadcast\n"
+        "print('shallot_ws.observability' in sys.modules)\n"
+        "from shallot_ws.observability import Metrics, instrument\n"
+        "instrument(shallot_ws.router([]), Metrics())\n"
+        "for exporter in ('prometheus', 'otel'):\n"
+        "    try:\n"
+        "        __import__(f'shallot_ws.observability.{exporter}')\n"
+        "    except ImportError as error:\n"
+        "        print(error.name)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "prometheus_client", "opentelemetry"]
+
+
+def test_observability_names_are_pinned():
+    import shallot_ws.observability
+
+    assert sorted(shallot_ws.observability.__all__) == [
+        "ALL_CHANNELS",
+        "ChannelStats",
+        "ConnectionTrace",
+        "ConnectionTracer",
+        "DEFAULT_BUCKETS",
+        "Ending",
+        "Histogram",
+        "Instrumented",
+        "Metrics",
+        "RouteStats",
+        "Tally",
+        "Traffic",
+        "UNROUTED",
+        "ending",
+        "instrument",
+        "payload_size",
+        "wrap_dropped_frames",
+    ]
 
 
 def test_typed_marker_is_shipped():

@@ -318,6 +318,49 @@ async def test_the_empty_prefix_groups_routes_under_shared_guards():
     assert trail == ["group"]
 
 
+# -- the matched route in the scope --------------------------------------------------------
+
+
+async def route_seen(scope, receiver):
+    yield ws_send(scope["route"])
+
+
+@pytest.mark.parametrize(
+    ("path", "route"),
+    [
+        ("/echo", "/echo"),  # exact
+        ("/rooms/blue", "/rooms/{room}"),  # with a parameter
+        ("/api/feeds/3", "/api/feeds/{n:int}"),  # through a mount
+        ("/t/acme/v2/feeds/7", "/t/{tenant}/v{version:int}/feeds/{n:int}"),  # nested mounts
+        ("/svc/echo", "/echo"),  # under the root path, which is no pattern
+    ],
+)
+async def test_the_app_gets_the_matched_pattern_as_route_and_route_of_says_it(path, route):
+    feeds = router([("/feeds/{n:int}", route_seen)])
+    app = router(
+        [
+            ("/echo", route_seen),
+            ("/rooms/{room}", route_seen),
+            ("/api", feeds),
+            mount("/t/{tenant}", router([mount("/v{version:int}", feeds)])),
+        ]
+    )
+    scope = {"root_path": "/svc"} if path.startswith("/svc") else {}
+    async with connect(app, path, scope=scope) as ws:
+        assert await ws.receive() == route
+    assert app.route_of({"type": "websocket", "path": path, **scope}) == route
+
+
+async def test_route_of_an_unmatched_path_is_none_and_an_outer_route_key_is_replaced():
+    app = router([("/rooms/{room}", route_seen)])
+    assert app.route_of({"type": "websocket", "path": "/nowhere"}) is None
+    assert app.route_of({"type": "websocket", "path": "/rooms/"}) is None
+    scope = {"type": "websocket", "path": "/rooms/a", "route": "/outer"}
+    assert app.route_of(scope) == "/rooms/{room}"
+    async with connect(app, "/rooms/a", scope={"route": "/outer"}) as ws:
+        assert await ws.receive() == "/rooms/{room}"  # the router's own, in its new scope
+
+
 # -- url_for --------------------------------------------------------------------------------
 
 

@@ -33,6 +33,9 @@ subscription ends, ``overflowed`` is set, so the handler can close the socket wi
 Dropped messages are counted (``subscription.dropped``), never silently lost. Publishing
 never waits for a subscriber: a slow one delays nobody else. A broker that cannot be reached
 raises ``BroadcastError`` from ``publish`` and ``subscribe``.
+
+``broadcast.observer`` (``None`` by default) is told of every publish and of every
+subscription as it joins and leaves: how ``shallot_ws.observability`` counts them.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from ._redis import redacted
 from .memory import MemoryBackend
 from .subscription import POLICIES, Fanout, Policy, Subscription
 
-__all__ = ["POLICIES", "Backend", "Broadcast", "Policy", "Subscription"]
+__all__ = ["POLICIES", "Backend", "Broadcast", "Observer", "Policy", "Subscription"]
 
 
 class Backend(Protocol):
@@ -64,6 +67,20 @@ class Backend(Protocol):
     async def join(self, subscription: Subscription, history: int) -> list[Any]: ...
     def leave(self, subscription: Subscription) -> None: ...
     async def aclose(self) -> None: ...
+
+
+class Observer(Protocol):
+    """What watches a broadcast (``broadcast.observer``): called at once, never awaited, in
+    the publishing or subscribing task."""
+
+    def published(self, channel: str) -> None:
+        """A message was published on ``channel`` from this process."""
+
+    def joined(self, subscription: Subscription) -> None:
+        """``subscription`` is registered: its messages come from now on."""
+
+    def left(self, subscription: Subscription) -> None:
+        """``subscription``'s ``async with`` block is over: no more messages for it."""
 
 
 def _memory(url: str, keep: int | None, scheme: str, **options: float) -> Backend:
@@ -151,6 +168,8 @@ class _Subscribing:
             backend.leave(subscription)
             subscription.end("broadcast closed")
             raise broadcast._closed_error()
+        if broadcast.observer is not None:
+            broadcast.observer.joined(subscription)
         return subscription
 
     async def __aexit__(
@@ -159,8 +178,11 @@ class _Subscribing:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._broadcast._backend.leave(self._subscription)
+        broadcast = self._broadcast
+        broadcast._backend.leave(self._subscription)
         self._subscription.end("left")
+        if broadcast.observer is not None:
+            broadcast.observer.left(self._subscription)
 
 
 class Broadcast:
@@ -209,6 +231,7 @@ class Broadcast:
         self._backend = make(url, keep, scheme, **pubsub)
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None  # the first it ran in
+        self.observer: Observer | None = None  # told of publishes, joins and leaves
 
     @property
     def closed(self) -> bool:
@@ -235,6 +258,8 @@ class Broadcast:
         task = asyncio.current_task()
         pending = cancels_pending(task)
         await self._backend.publish(channel, message)
+        if self.observer is not None:
+            self.observer.published(channel)
         if cancels_pending(task) > pending:  # cancelled, and swallowed below: it holds
             raise asyncio.CancelledError()
 

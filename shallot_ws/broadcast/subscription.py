@@ -31,15 +31,18 @@ POLICIES: tuple[Policy, ...] = ("drop_oldest", "drop_newest", "end")
 
 class Subscription:
     """One subscriber's view of a channel: an async iterator of its messages, with a bounded
-    buffer. ``dropped`` counts messages lost to the policy; ``overflowed`` is set when the
-    ``"end"`` policy ended it; ``ended_by`` names why it ended when the backend ended it
-    (``"broadcast closed"``); ``history`` holds, oldest first, the messages published
-    before it joined that it asked for (``subscribe(channel, history=N)``)."""
+    buffer. ``delivered`` counts the messages offered to it (kept or not), ``buffered`` those
+    waiting to be taken (how far it is behind its channel); ``dropped`` counts messages lost
+    to the policy; ``overflowed`` is set when the ``"end"`` policy ended it; ``ended_by``
+    names why it ended when the backend ended it (``"broadcast closed"``); ``history``
+    holds, oldest first, the messages published before it joined that it asked for
+    (``subscribe(channel, history=N)``)."""
 
     def __init__(self, channel: str, buffer: int, policy: Policy) -> None:
         self.channel = channel
         self.buffer = buffer
         self.policy: Policy = policy
+        self.delivered = 0
         self.dropped = 0
         self.overflowed = False
         self.ended_by: str | None = None
@@ -52,6 +55,7 @@ class Subscription:
         """Take a published message without ever waiting; apply the policy when full."""
         if self._ended:
             return
+        self.delivered += 1
         if len(self._messages) >= self.buffer:
             self.dropped += 1
             if self.policy == "drop_newest":
@@ -97,6 +101,11 @@ class Subscription:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    @property
+    def buffered(self) -> int:
+        """How many delivered messages wait to be taken: how far behind its channel it is."""
+        return len(self._messages)
 
     @property
     def ended(self) -> bool:

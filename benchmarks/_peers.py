@@ -1,9 +1,11 @@
-"""What the benchmarks share: the four echo peers, a websocket scope, the rounds, and the tables.
+"""What the benchmarks share: the echo peers, a websocket scope, the rounds, and the tables.
 
 Every peer does the same work: accept, then send back exactly the text frame it got, until
-the client leaves. ``APPS`` holds them as bare ASGI 3 callables (for the in-process
-benchmarks); ``SERVED`` names, for ``hypercorn benchmarks._peers:<attr>``, the same apps
-made to answer hypercorn's ``lifespan`` scope too (shallot_ws answers it itself).
+the client leaves. ``PEERS`` are the four most benchmarks compare; Litestar's is a fifth,
+for the benchmarks behind fast servers. ``APPS`` holds them as bare ASGI 3 callables (for the
+in-process benchmarks); ``SERVED`` names, for ``<server> benchmarks._peers:<attr>``, the
+same apps made to answer the server's ``lifespan`` scope too (shallot_ws and Litestar answer
+it themselves).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import statistics
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import litestar
 import shallot
+from litestar.exceptions import WebSocketDisconnect as LitestarDisconnect
 from shallot.response import ws_send as shallot2_send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -24,6 +28,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
 
 SHALLOT_WS, RAW, STARLETTE, SHALLOT2 = "shallot_ws", "raw ASGI", "Starlette", "shallot 2.0.0"
+LITESTAR = "Litestar"
 PEERS = (SHALLOT_WS, RAW, STARLETTE, SHALLOT2)
 
 
@@ -69,11 +74,26 @@ async def shallot2_echo(scope: dict[str, Any], receive: Receive, send: Send) -> 
     await (await _shallot2_handler(scope))(receive, send)
 
 
+@litestar.websocket("/")
+async def _litestar_handler(socket: litestar.WebSocket[Any, Any, Any]) -> None:
+    await socket.accept()
+    try:
+        while True:
+            await socket.send_text(await socket.receive_text())
+    except LitestarDisconnect:
+        pass
+
+
+# A Litestar handler runs only inside a Litestar app: one route at "/", found by its router.
+# Litestar answers the lifespan scope itself.
+litestar_echo: ASGIApp = litestar.Litestar([_litestar_handler], openapi_config=None)
+
 APPS: dict[str, ASGIApp] = {
     SHALLOT_WS: shallot_ws_echo,
     RAW: raw_echo,
     STARLETTE: starlette_echo,
     SHALLOT2: shallot2_echo,
+    LITESTAR: litestar_echo,
 }
 
 
@@ -102,12 +122,14 @@ shallot_ws_app = shallot_ws_echo
 raw_app = with_lifespan(raw_echo)
 starlette_app = with_lifespan(starlette_echo)
 shallot2_app = with_lifespan(shallot2_echo)
+litestar_app = litestar_echo
 
 SERVED: dict[str, str] = {
     SHALLOT_WS: "benchmarks._peers:shallot_ws_app",
     RAW: "benchmarks._peers:raw_app",
     STARLETTE: "benchmarks._peers:starlette_app",
     SHALLOT2: "benchmarks._peers:shallot2_app",
+    LITESTAR: "benchmarks._peers:litestar_app",
 }
 
 

@@ -22,16 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.metadata
-import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from websockets.asyncio.client import connect
 
@@ -40,46 +37,13 @@ if __package__ in (None, ""):  # run as a file: make the project root importable
 
 from benchmarks._peers import PEERS, RAW, SERVED, interleaved, ratio_table
 from benchmarks._runner import Count, parse_counts, rounds, show_table
+from benchmarks._serving import HOST, free_port, start, stop, wait_until_listening
 
-ROOT = Path(__file__).resolve().parents[1]  # on the servers' PYTHONPATH
-HOST = "127.0.0.1"
 TARGET_VS_RAW = 0.95
 WARMUP_ROUND_TRIPS = 200
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
 
 
 # -- the servers -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
-    """Return once ``port`` accepts a connection; raise if the server died or took too long."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.seek(0)
-            output = log.read().decode(errors="replace")
-            raise RuntimeError(f"hypercorn exited with {process.returncode}:\n{output}")
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"hypercorn did not listen on {HOST}:{port} within {START_TIMEOUT} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT)
 
 
 @contextlib.contextmanager
@@ -92,8 +56,6 @@ def servers(
     """One hypercorn per peer (``served[peer]`` names its app as ``module:attribute``), each
     on its own free port; yields peer -> ws:// URI of ``path``, and fills ``pids`` (if
     given) with peer -> the server's process id."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     processes: list[subprocess.Popen[bytes]] = []
     with contextlib.ExitStack() as logs:
         try:
@@ -105,9 +67,7 @@ def servers(
                     sys.executable, "-m", "hypercorn", served[peer],
                     "--bind", f"{HOST}:{port}", "--workers", "0", "--log-level", "warning",
                 ]  # fmt: skip
-                process = subprocess.Popen(
-                    command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
-                )
+                process = start(command, log)
                 processes.append(process)
                 if pids is not None:
                     pids[peer] = process.pid

@@ -18,6 +18,7 @@ from benchmarks import (
     composed_inprocess,
     echo_hypercorn,
     echo_inprocess,
+    echo_servers,
     fanout_inprocess,
     idle_memory,
     instrumented_hypercorn,
@@ -78,6 +79,19 @@ def test_echo_hypercorn_runs():
     assert_every_peer(echo_hypercorn.main(["--round-trips", "20", "--rounds", "1"]))
 
 
+@pytest.mark.server
+def test_echo_servers_runs():
+    options = ["--connections", "2", "--clients", "2", "--ms", "50", "--rounds", "1"]
+    lines = echo_servers.main(options).splitlines()
+    header, *rows = ([cell.strip() for cell in line.split("|")[1:3]] for line in lines)
+    assert header == ["shape", "server"]
+    assert rows[1:] == [
+        [shape, server.name]
+        for shape in (echo_servers.PING_PONG, echo_servers.PIPELINED)
+        for server in echo_servers.SERVERS
+    ]
+
+
 @pytest.mark.parametrize(
     ("script", "argv", "refusal"),
     [
@@ -91,6 +105,11 @@ def test_echo_hypercorn_runs():
         (instrumented_hypercorn, ["-k", "0"], "--round-trips and --rounds must be positive"),
         (idle_memory, ["--connections", "0"], "--connections and --rounds must be positive"),
         (echo_hypercorn, ["-k", "0"], "--round-trips and --rounds must be positive"),
+        (
+            echo_servers,
+            ["--ms", "0"],
+            "--connections, --depth, --ms, --clients and --rounds must be positive",
+        ),
         (
             fanout_inprocess,
             ["--held", "-1"],

@@ -265,3 +265,43 @@ async def test_a_subscription_used_without_async_with_says_how_to_use_it():
         await broadcast.publish("c", "m")
         assert await anext(aiter(sub)) == "m"
     await broadcast.aclose()
+
+
+async def test_delivered_counts_every_offer_and_buffered_what_waits():
+    broadcast = Broadcast()
+    async with broadcast.subscribe("a", buffer=2, policy="drop_newest") as subscription:
+        for number in range(3):
+            await broadcast.publish("a", number)
+        assert (subscription.delivered, subscription.buffered, subscription.dropped) == (3, 2, 1)
+        assert subscription.take() == 0
+        assert subscription.buffered == 1
+    await broadcast.publish("a", "after leaving")
+    assert subscription.delivered == 3  # an ended subscription is offered nothing more
+
+
+async def test_the_observer_is_told_of_publishes_joins_and_leaves_in_order():
+    told: list[tuple[str, str]] = []
+
+    class Observer:
+        def published(self, channel):
+            told.append(("published", channel))
+
+        def joined(self, subscription):
+            told.append(("joined", subscription.channel))
+
+        def left(self, subscription):
+            told.append(("left", subscription.channel))
+
+    broadcast = Broadcast()
+    assert broadcast.observer is None
+    broadcast.observer = Observer()
+    async with broadcast.subscribe("a"):
+        await broadcast.publish("a", 1)
+        await broadcast.publish("b", 2)
+    await broadcast.aclose()
+    with pytest.raises(BroadcastError):
+        await broadcast.publish("a", 3)  # refused: not told
+    with pytest.raises(BroadcastError):
+        async with broadcast.subscribe("a"):
+            pass  # never joined: not told
+    assert told == [("joined", "a"), ("published", "a"), ("published", "b"), ("left", "a")]

@@ -147,8 +147,12 @@ async def scraped_until(server, condition, timeout: float = TIMEOUT):
 
 
 @pytest.mark.server
-async def test_a_scrape_from_hypercorn_counts_the_connected_clients_exactly(serve):
-    server = serve("tests.observability_apps:app")
+@pytest.mark.parametrize(
+    ("kind", "client_code"),
+    [("hypercorn", "1006"), ("uvicorn", "1000")],  # hypercorn reports 1006 whatever was sent
+)
+async def test_a_scrape_counts_the_connected_clients_exactly(serve, kind, client_code):
+    server = serve("tests.observability_apps:app", server=kind)
 
     async def join(room):
         ws = await ws_connect(server.ws_url(f"/rooms/{room}"), open_timeout=TIMEOUT, proxy=None)
@@ -212,11 +216,9 @@ async def test_a_scrape_from_hypercorn_counts_the_connected_clients_exactly(serv
             server, lambda s: s[("shallot_ws_connections_open", (rooms,))] == 2.0
         )
         assert left[("shallot_ws_connections_open", (rooms,))] == 2.0
-        ended = (
-            "shallot_ws_connections_ended_total",
-            (("code", "1006"), ("outcome", "disconnected"), rooms),
-        )
-        assert left[ended] == 1.0  # hypercorn reports 1006 whatever the client sent
+        code = ("code", client_code)
+        ended = ("shallot_ws_connections_ended_total", (code, ("outcome", "disconnected"), rooms))
+        assert left[ended] == 1.0
         assert left[("shallot_ws_connection_duration_seconds_count", (rooms,))] == 1.0
         assert left[("shallot_ws_broadcast_subscribers", channel)] == 2.0
         assert left[("shallot_ws_broadcast_lag_messages", channel)] == 0.0

@@ -261,3 +261,18 @@ def _heartbeat_app():
 
 
 heartbeat = _heartbeat_app()
+
+
+# -- a faithful echo, for the Autobahn fuzzing client (tests/test_autobahn.py) -------------
+
+
+@websocket
+async def mirror(scope, receiver):
+    """Sends every frame back unchanged, text as text and binary as binary.
+
+    ``examples.echo`` answers ``@ECHO: <frame>`` (and text for a binary frame), which the
+    fuzzing client counts as a failed echo in almost every case; this is the same code path
+    (the ``websocket`` decorator on a handler that reads and yields) without the prefix.
+    """
+    async for message in receiver:
+        yield ws_send(message)

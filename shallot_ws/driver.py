@@ -235,11 +235,11 @@ class _Session:
         send = self._send
         sends = 0
         last_taken = -1
-        gone = _GONE
+        gone, send_type, per_turn = _GONE, SEND_TYPE, _SENDS_PER_TURN  # locals: read a message
         try:
             async for message in generator:
                 try:
-                    trusted = message["type"] is SEND_TYPE  # built by ws_send: validated
+                    trusted = message["type"] is send_type  # built by ws_send: validated
                 except Exception:
                     trusted = False
                 if not trusted:
@@ -256,7 +256,7 @@ class _Session:
                     await self._on(Event.RETURNED)  # stopped at its yield
                     return
                 sends += 1
-                if sends == _SENDS_PER_TURN:
+                if sends == per_turn:
                     # The loop always gets a turn: a server's send may never suspend
                     # (hypercorn's, once the client left), and a stream that only yields
                     # would then freeze every connection of the worker. A handler that

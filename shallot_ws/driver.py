@@ -339,6 +339,7 @@ class _Session:
             )
             return
         except OSError:  # ASGI 2.4: the client left before the close
+            self._step(Event.CLOSE_LOST)
             self._inbound.lost()
             return
         except asyncio.CancelledError as exc:

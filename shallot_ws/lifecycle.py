@@ -47,6 +47,7 @@ class Event(enum.Enum):
     DRAIN_EXPIRED = "drain expired"  # the handler outlived its client by drain_timeout
     SHUTDOWN = "shutdown"  # the server cancelled the connection's task
     CLOSE_REFUSED = "close refused"  # the server raised on the close, or did not take it in time
+    CLOSE_LOST = "close lost"  # the close's send found the client gone (ASGI 2.4 OSError)
     CLEANED = "cleaned"  # the generator is closed and the receiver stopped
 
 
@@ -118,7 +119,10 @@ TABLE: dict[tuple[Phase, Event], Step] = {
     (P.GONE, E.SHUTDOWN): Step(P.GONE, A.NOTHING),  # nobody to send 1001 to
     (P.GONE, E.CLEANED): Step(P.ENDED, A.RUN_HOOKS),
     (P.CLOSING, E.SENT): Step(P.DONE, A.NOTHING),
-    (P.CLOSING, E.LEFT): Step(P.DONE, A.NOTHING, Ends.DISCONNECTED),
+    # the client's disconnect read while our close is on its way: its answer to our close
+    # (the closing handshake), or a leave that crossed it; the app closed first either way
+    (P.CLOSING, E.LEFT): Step(P.CLOSING, A.NOTHING),
+    (P.CLOSING, E.CLOSE_LOST): Step(P.DONE, A.NOTHING, Ends.DISCONNECTED),
     (P.CLOSING, E.CLOSE_REFUSED): Step(P.DONE, A.REPORT_REFUSAL, Ends.FAILED),
     (P.CLOSING, E.SHUTDOWN): Step(P.DONE, A.NOTHING),
     (P.DONE, E.RAISED): Step(P.DONE, A.REPORT_ERROR),  # raised while its generator closed

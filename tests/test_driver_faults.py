@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from shallot_ws import WSDisconnect, websocket, ws_send
+from shallot_ws import WSDisconnect, websocket, ws_close, ws_send
 from shallot_ws.errors import ReceiverBusy
 
 
@@ -383,3 +383,35 @@ async def test_the_shutdown_close_is_the_apps_own():
     else:
         raise AssertionError("the server's cancellation was swallowed")
     assert server.sent[-1] == {"type": "websocket.close", "code": 4001, "reason": "moving house"}
+
+
+async def test_the_clients_answer_to_our_close_read_while_it_is_sent_is_no_error(caplog):
+    # Found under granian: its send of the close returns only after the client's answering
+    # close was read, here by the watcher of a handler that is not reading. That is the
+    # closing handshake: the app closed first (outcome CLOSED: no on_disconnect), nothing
+    # is logged as an error (it was a LifecycleError: SENT in phase DONE).
+    calls: list[str] = []
+    paused = asyncio.Event()
+
+    @websocket(**hooks(calls))
+    async def ticker(scope, receiver):
+        yield ws_send("tick")
+        paused.set()
+        await asyncio.sleep(0)  # not reading: the watcher reads for it
+        await asyncio.sleep(0)
+        yield ws_close(4008, "say something")
+
+    class AnswersTheClose(FakeServer):
+        async def send(self, message):
+            self.sent.append(message)
+            if message["type"] == "websocket.close":
+                await self.more.put({"type": "websocket.disconnect", "code": message["code"]})
+                for _ in range(5):  # the send returns after the answer was read
+                    await asyncio.sleep(0)
+
+    server = AnswersTheClose([{"type": "websocket.connect"}])
+    with caplog.at_level(logging.WARNING, logger="shallot_ws"):
+        await asyncio.wait_for(ticker(dict(SCOPE), server.receive, server.send), 5)
+    assert server.sent[-1] == {"type": "websocket.close", "code": 4008, "reason": "say something"}
+    assert calls == ["on_close"]
+    assert [r.getMessage() for r in caplog.records if r.name == "shallot_ws"] == []

@@ -162,7 +162,7 @@ serve = server_fixture()
 
 
 @pytest.mark.server
-@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
+@pytest.mark.parametrize("server", ["hypercorn", "uvicorn", "granian"])
 async def test_a_real_server_closes_a_client_that_stopped_answering(serve, server):
     from websockets.asyncio.client import connect as ws_connect
     from websockets.exceptions import ConnectionClosed

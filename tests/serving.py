@@ -458,6 +458,12 @@ class Granian(Server):
             f"{START_TIMEOUT} s; its log:\n{_tail(self.log())}"
         )
 
+    def panicked(self) -> bool:
+        """Whether a worker died of a Rust panic. granian 2.8.9 sometimes panics at SIGTERM
+        when a connection has just ended (pyo3: ``Cannot drop pointer into Python heap
+        without the thread being attached``); that worker then runs no lifespan shutdown."""
+        return PANIC in self.log()
+
     def worker_pids(self) -> list[int]:
         """The PIDs of the main process's children (its workers); empty without /proc."""
         try:
@@ -481,6 +487,9 @@ class Granian(Server):
                 if _is_alive(pid):
                     os.kill(pid, signal.SIGKILL)
         return code
+
+
+PANIC = "Cannot drop pointer into Python heap without the thread being attached."
 
 
 def _answers_http(port: int) -> bool:

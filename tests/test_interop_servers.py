@@ -355,26 +355,27 @@ async def test_the_scope_each_server_gives(serve, server):
     }
 
 
-async def test_granian_sigterm_drops_open_websockets_and_runs_no_hook(serve):
+async def test_granian_sigterm_drops_open_websockets_and_does_not_wait_for_the_app(serve):
     # granian's shutdown: the main process sends SIGTERM to its worker, which stops its Rust
-    # server, runs the lifespan shutdown and exits, without resuming the connections' tasks.
-    # The client sees its TCP connection closed without a close frame (1006), at once; the
-    # app is told nothing: no finally block of the handler, no on_disconnect, no on_close.
-    # A broken guarantee (docs/design.md §2, rule 7), granian's: docs/interop.md.
-    live = serve("tests.server_apps:stream", "granian", graceful_timeout=1)
+    # server, runs the lifespan shutdown and exits, without cancelling the connections'
+    # tasks or waiting for them. The client sees its TCP connection closed without a close
+    # frame (1006), at once. A task gets only the loop turns of that lifespan shutdown: here
+    # the handler waits on an event that only the driver's drain (10 s after its client
+    # left) or a cancellation would end, so its finally and its hooks never run; the
+    # driver's watcher may or may not read the dropped connection as a disconnect in those
+    # turns. A broken guarantee (docs/design.md §2, rule 7), granian's: docs/interop.md.
+    live = serve("tests.server_apps:lingering", "granian", graceful_timeout=1)
     async with connect(live.ws_url("/?s"), open_timeout=TIMEOUT) as ws:
-        assert (await recv(ws)).startswith("n ")
+        assert await recv(ws) == "ready"
         signalled = time.monotonic()
         live.terminate()
-        with pytest.raises(ConnectionClosed) as info:
-            while time.monotonic() - signalled < TIMEOUT:
-                assert (await recv(ws)).startswith("n ")
-            pytest.fail(f"still streaming {TIMEOUT} s after SIGTERM")
+        closed = await closed_by_server(ws)
         closed_after = time.monotonic() - signalled
-    assert info.value.rcvd is None, "granian sent a close frame"
+    assert closed.rcvd is None, "granian sent a close frame"
     assert closed_after < 1.0, closed_after
     assert await live.wait_exit() == live.sigterm_exit == 0
-    assert report_lines(live, "s") == [], "the app heard of the shutdown"
+    texts = [text for _, text in report_lines(live, "s")]
+    assert texts in ([], ["disconnect read s"]), texts  # no finally, no on_disconnect, no on_close
     log = live.log()
     assert "Traceback" not in log and " ERROR " not in log, log
 

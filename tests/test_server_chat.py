@@ -214,7 +214,9 @@ async def test_a_granian_process_that_shuts_down_may_leave_its_members_in_the_ot
         except asyncio.TimeoutError:
             heard = None
     warnings = [line for line in first.log().splitlines() if " examples.chat: " in line]
-    if heard is None:  # ada's leave lost the race
+    if heard is None and first.panicked():  # granian's Rust panic at SIGTERM: nothing ran
+        assert warnings == []
+    elif heard is None:  # ada's leave lost the race
         [warning] = warnings
         assert warning.endswith(
             f" WARNING examples.chat: chat: Broadcast({url!r}, keep=50) is closed"

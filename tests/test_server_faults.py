@@ -50,8 +50,10 @@ async def test_shutdown_runs_every_on_close_when_the_clients_stopped_reading(ser
     # 100 clients that stopped reading: every send of the stream blocks on a full socket, and
     # so would the 1001 close at shutdown. Clean-up is bounded: each connection's on_close
     # runs before the process exits, and the process exits soon after its graceful timeout.
-    # Under granian no on_close runs at all: its worker exits at SIGTERM without resuming the
-    # connections' tasks (tests/test_interop_servers.py, docs/interop.md).
+    # granian does not wait for them (tests/test_interop_servers.py, docs/interop.md): its
+    # worker exits at SIGTERM after the lifespan shutdown, and a connection's clean-up runs
+    # only if its task happens to finish within that shutdown's loop turns. Measured: none
+    # of the 100 on_close ran in most runs, all of them in some.
     count = 100
     server = serve("tests.server_apps:unread_stream", server_name)
     clients = []
@@ -81,4 +83,7 @@ async def test_shutdown_runs_every_on_close_when_the_clients_stopped_reading(ser
     assert code == server.sigterm_exit
     closed = {line.split()[-1] for line in server.report() if " on_close " in line}
     every = {f"c{index}" for index in range(count)}
-    assert closed == {"hypercorn": every, "granian": set()}[server_name]
+    if server_name == "granian":
+        assert closed <= every, closed  # any of them, none included: not a guarantee
+    else:
+        assert closed == every

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 
@@ -276,3 +277,72 @@ async def mirror(scope, receiver):
     """
     async for message in receiver:
         yield ws_send(message)
+
+
+# -- a raw ASGI probe of the server's send: does it suspend, and after the client left? -----
+
+PROBE_SENDS = 100  # sends in a row, counted in loop turns
+
+
+async def _sends_in_a_row(send) -> tuple[str, int]:
+    """Send ``PROBE_SENDS`` messages in a row while a task counts loop turns: what the sends
+    did (``returned`` or the name of what the first one raised) and the turns taken."""
+    turns = 0
+    counting = True
+
+    async def count() -> None:
+        nonlocal turns
+        while counting:
+            turns += 1
+            await asyncio.sleep(0)  # one loop turn: the counter itself
+
+    counter = asyncio.ensure_future(count())
+    await asyncio.sleep(0)  # the counter's first turn
+    outcome = "returned"
+    for index in range(PROBE_SENDS):
+        try:
+            await send({"type": "websocket.send", "text": f"m {index}"})
+        except Exception as exc:  # what the server raises is the finding
+            outcome = f"raised {type(exc).__name__}"
+            break
+    counting = False
+    await counter
+    return outcome, turns
+
+
+async def send_probe(scope, receive, send):
+    """``/open``: ``PROBE_SENDS`` sends to a connected client, then close 1000. ``/left``:
+    ``ready``, then waits for the client's disconnect and sends ``PROBE_SENDS`` times. Each
+    reports ``<path> <id> <outcome> turns=<loop turns>`` (1 turn: no send suspended)."""
+    if scope["type"] != "websocket":
+        return
+    cid = connection_id(scope)
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    if scope["path"] == "/open":
+        outcome, turns = await _sends_in_a_row(send)
+        report(f"open {cid} {outcome} turns={turns}")
+        await send({"type": "websocket.close", "code": 1000})
+        return
+    await send({"type": "websocket.send", "text": "ready"})
+    event = await receive()
+    assert event["type"] == "websocket.disconnect", event
+    outcome, turns = await _sends_in_a_row(send)
+    report(f"left {cid} {outcome} turns={turns}")
+
+
+async def scope_probe(scope, receive, send):
+    """Accepts and sends, as JSON, what the server put in the scope: the ASGI spec version,
+    the extensions it offers, and the client address with the type of its port."""
+    if scope["type"] != "websocket":
+        return
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    host, port = scope["client"]
+    seen = {
+        "spec_version": scope["asgi"].get("spec_version"),
+        "extensions": sorted(scope.get("extensions") or {}),
+        "client": [host, type(port).__name__],
+    }
+    await send({"type": "websocket.send", "text": json.dumps(seen)})
+    await send({"type": "websocket.close", "code": 1000})

@@ -1,24 +1,30 @@
-"""Run a real ASGI server (hypercorn or uvicorn) for the tests.
+"""Run a real ASGI server (hypercorn, uvicorn or granian) for the tests.
 
 ``Hypercorn`` starts ``hypercorn -w 0`` and ``Uvicorn`` starts ``uvicorn`` (one process each:
-one PID to stop) for a ``module:app`` on 127.0.0.1 and a free port, with the project root on
-``PYTHONPATH``, and wait until the port accepts connections. Both share ``Server``, which
-spawns the process, waits for it, stops it and keeps its log; a subclass only says how its
-server is invoked. The server's stdout and stderr go to a log file; a logging configuration
-(``--log-config``) sends every logger (``shallot_ws``, the examples', the server's) to stderr,
-each record on a line that starts with its ``time.time()`` stamp, so a test can time what the
-server did against what the client did. Apps report facts the client cannot see by appending
-lines to the file named in the ``SHALLOT_WS_TEST_REPORT`` environment variable (see
-``tests.server_apps.report``).
+one PID to stop); ``Granian`` starts ``granian --interface asgi`` (a main process and the one
+worker process it spawns: see ``Granian``). Each serves a ``module:app`` on 127.0.0.1 and a
+free port, with the project root on ``PYTHONPATH``, and the test waits until it is ready.
+All share ``Server``, which spawns the process, waits for it, stops it and keeps its log; a
+subclass only says how its server is invoked (and granian's, when it is ready). The server's
+stdout and stderr go to a log file; a logging configuration (``--log-config``) sends every
+logger (``shallot_ws``, the examples', the server's) to stderr, each record on a line that
+starts with its ``time.time()`` stamp, so a test can time what the server did against what
+the client did. Apps report facts the client cannot see by appending lines to the file named
+in the ``SHALLOT_WS_TEST_REPORT`` environment variable (see ``tests.server_apps.report``).
 
 Use it as a context manager (``with running("examples.echo:echo", tmp_path) as server``) or
-through a fixture made by ``server_fixture()``; both take ``server="hypercorn"`` (the default)
-or ``server="uvicorn"``. Every wait is bounded; the only address ever used is 127.0.0.1.
+through a fixture made by ``server_fixture()``; both take ``server="hypercorn"`` (the
+default), ``server="uvicorn"`` or ``server="granian"``. Every wait is bounded; the only
+address ever used is 127.0.0.1.
 
 uvicorn runs with its defaults besides host, port, graceful timeout and logging: with the
 packages installed here that is ``--ws auto`` = websockets-sansio (websockets is installed),
 ``--http auto`` = h11 (httptools is not), ``--loop auto`` = uvloop. Pass ``args=("--ws",
 "wsproto")`` and the like to choose another implementation.
+
+granian runs with ``--interface asgi`` (its ASGI interface with lifespan) and its defaults
+besides host, port, the kill timeout and logging: one worker, ``--loop auto`` = uvloop (it is
+installed), HTTP ``auto``, WebSockets on.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ __all__ = [
     "HOST",
     "REPORT_ENV",
     "SERVERS",
+    "Granian",
     "Hypercorn",
     "Server",
     "ServerError",
@@ -233,14 +240,7 @@ class Server:
 
     def peak_rss_kib(self) -> int | None:
         """The server process's peak resident memory (``VmHWM``, KiB); ``None`` without /proc."""
-        try:
-            status = Path(f"/proc/{self.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        return None
+        return _peak_rss_kib(self.pid)
 
     # -- what the server said -------------------------------------------------------------
 
@@ -389,7 +389,140 @@ class Uvicorn(Server):
         ]
 
 
-SERVERS: dict[str, type[Server]] = {"hypercorn": Hypercorn, "uvicorn": Uvicorn}
+class Granian(Server):
+    """``granian --interface asgi``: a main process that binds the port and spawns the workers
+    (one by default; ``args=("--workers", "2")`` for more), each running the app and its
+    lifespan on its own event loop.
+
+    The main process listens before any worker runs, so the port accepts connections (into
+    the backlog) before the app can answer, or even when its lifespan is failing: it is ready
+    once its log says ``Started worker-N`` for every worker and a plain HTTP request got an
+    answer. That answer came from a worker's event loop, so that worker's loop is running: a
+    worker logs ``Started`` just before it runs its loop, and a SIGTERM that comes in between
+    is lost under uvloop (which keeps no signal that arrives while its loop is stopped), so
+    that worker never stops. (With several workers the request reaches one of them: a test
+    that stops them at once runs ``--loop asyncio``, which keeps the signal.)
+
+    ``graceful_timeout`` becomes ``--workers-kill-timeout``: on SIGTERM the main process sends
+    SIGTERM to each worker and SIGKILLs one still running that long after. On SIGTERM it
+    exits with 0.
+    """
+
+    name = "granian"
+    sigterm_exit = 0
+
+    @property
+    def workers(self) -> int:
+        """How many worker processes the command line asks for."""
+        args = list(self.extra_args)
+        if "--workers" in args:
+            return int(args[args.index("--workers") + 1])
+        return 1
+
+    def _command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--workers-kill-timeout",
+            str(self.graceful_timeout),
+            # granian merges the file's keys into its own dictConfig: ours replace its handlers
+            # and loggers, and its own records (logger "_granian") go through the root handler
+            *(("--log-config", str(self.log_config_path)) if self.log_config else ()),
+            *self.extra_args,
+            self.app,
+        ]
+
+    def _wait_ready(self) -> None:
+        super()._wait_ready()  # the main process listens
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code is not None:
+                raise ServerError(
+                    f"{self.name} {self.app} exited with {code} before its workers started; "
+                    f"its log:\n{_tail(self.log())}"
+                )
+            if self.log().count("Started worker-") >= self.workers and _answers_http(self.port):
+                return
+            time.sleep(0.05)
+        raise ServerError(
+            f"{self.name} {self.app} did not start {self.workers} worker(s) within "
+            f"{START_TIMEOUT} s; its log:\n{_tail(self.log())}"
+        )
+
+    def panicked(self) -> bool:
+        """Whether a worker died of a Rust panic. granian 2.8.9 sometimes panics at SIGTERM
+        when a connection has just ended (pyo3: ``Cannot drop pointer into Python heap
+        without the thread being attached``); that worker then runs no lifespan shutdown."""
+        return PANIC in self.log()
+
+    def worker_pids(self) -> list[int]:
+        """The PIDs of the main process's children (its workers); empty without /proc."""
+        try:
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
+        except OSError:
+            return []
+        return [int(pid) for pid in children.split()]
+
+    def peak_rss_kib(self) -> int | None:
+        """The worker's peak resident memory (KiB): the app runs there, not in the main process."""
+        pids = self.worker_pids()
+        return _peak_rss_kib(pids[0]) if pids else None
+
+    def stop(self) -> int | None:
+        """As ``Server.stop``; when the main process must be killed, its workers are too (a
+        worker outlives a killed main process, holding the port)."""
+        workers = self.worker_pids() if self.process is not None else []
+        code = super().stop()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                if _is_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+        return code
+
+
+PANIC = "Cannot drop pointer into Python heap without the thread being attached."
+
+
+def _answers_http(port: int) -> bool:
+    """Whether a plain ``GET /`` on ``port`` gets any answer (any status) within 2 s."""
+    try:
+        with socket.create_connection((HOST, port), timeout=2.0) as sock:
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+            return sock.recv(16).startswith(b"HTTP/1.1 ")
+    except OSError:
+        return False
+
+
+def _is_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def _peak_rss_kib(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
+SERVERS: dict[str, type[Server]] = {"hypercorn": Hypercorn, "uvicorn": Uvicorn, "granian": Granian}
 
 
 def make_server(app: str, workdir: Path, server: str = "hypercorn", **options: Any) -> Server:
@@ -405,7 +538,7 @@ def make_server(app: str, workdir: Path, server: str = "hypercorn", **options: A
 def running(app: str, workdir: Path, server: str = "hypercorn", **options: Any) -> Iterator[Server]:
     """``with running("examples.echo:echo", tmp_path) as server:``; stopped on exit.
 
-    ``server="uvicorn"`` serves it with uvicorn instead of hypercorn.
+    ``server="uvicorn"`` or ``server="granian"`` serves it with that server instead.
     """
     process = make_server(app, workdir, server, **options)
     with process.start():
@@ -415,7 +548,7 @@ def running(app: str, workdir: Path, server: str = "hypercorn", **options: Any) 
 def server_fixture(scope: str = "function") -> Any:
     """Make a fixture that gives a function ``start(app, server="hypercorn", **options)``.
 
-    ``start`` returns the started ``Server`` (``server="uvicorn"`` for uvicorn). Servers
+    ``start`` returns the started ``Server`` (``server="uvicorn"`` or ``"granian"`` for those). Servers
     started through it are stopped at the fixture's teardown, and their logs printed (pytest
     shows them for failing tests). In a test module: ``serve = server_fixture()``.
     """

@@ -1,7 +1,7 @@
 """docs/deployment.md against real servers: the page's TOML file as ``hypercorn -c`` loads
 it, what a client and the app see at the limits it sets (message size, pings, read timeout),
 shutdown under the uvloop worker, ``ProxyFixMiddleware`` over the network, and the uvicorn
-equivalents the page names.
+and granian equivalents the page names.
 
 The apps served here (``probe``, ``behind_proxy``, ``proxied_or_not``) are defined in this
 module, which the server imports as ``tests.test_deployment``. Like ``tests.server_apps``,
@@ -14,10 +14,13 @@ import asyncio
 import itertools
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from hypercorn.config import Config
 from hypercorn.middleware import ProxyFixMiddleware
 from websockets.asyncio.client import connect
@@ -73,6 +76,7 @@ async def _probe(scope, receiver):
 
 probe = websocket(on_disconnect=_on_disconnect, on_close=_on_close)(_probe)
 behind_proxy = ProxyFixMiddleware(probe, mode="legacy", trusted_hops=1)
+behind_proxy_on_granian = wrap_asgi_with_proxy_headers(probe, trusted_hosts="127.0.0.1")
 
 
 async def proxied_or_not(scope, receive, send):
@@ -401,3 +405,127 @@ async def test_uvicorn_counts_bytes_closes_1009_with_a_reason_and_trusts_local_p
     assert "65536 bytes" in closed.rcvd.reason, closed.rcvd
     await server.wait_for_report("on_close uv")
     assert report_about(server, "uv")[0] == "left uv code=1009"
+
+
+# -- the granian equivalents ---------------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+async def test_granian_limits_a_frame_to_16_mib_and_a_message_to_64_mib_in_bytes(serve):
+    # granian 2.8 has no setting for either: its WebSocket library's defaults. Over them it
+    # sends a close frame without a code (the client reads 1005) and the app sees the client
+    # leave with 1005. A text counts its UTF-8 bytes, not its characters.
+    server = serve(f"{MODULE}:probe", "granian")
+    refused = {
+        "frame": b"x" * (16 * MIB + 1),  # in one frame
+        "text": "é" * (8 * MIB + 1),  # 8 Mi characters, 16 MiB + 2 bytes, in one frame
+        "message": [b"x" * MIB] * 64 + [b"x"],  # 64 MiB + 1 in fragments of 1 MiB
+    }
+    for name, data in refused.items():
+        async with connect(server.ws_url(f"/?{name}"), max_size=None, open_timeout=TIMEOUT) as ws:
+            await hello(ws)
+            try:
+                await ws.send(data)
+            except ConnectionClosed as exc:  # the close came while the client was sending
+                closed = exc
+            else:
+                closed = await closed_by_server(ws)
+        assert closed.rcvd is not None and (closed.rcvd.code, closed.rcvd.reason) == (1005, ""), (
+            name
+        )
+        await server.wait_for_report(f"on_close {name}")
+        assert report_about(server, name) == [
+            f"left {name} code=1005",
+            f"on_disconnect {name}",
+            f"on_close {name}",
+        ]
+    async with connect(server.ws_url("/?fits"), max_size=None, open_timeout=TIMEOUT) as ws:
+        await hello(ws)
+        await ws.send([b"x" * MIB] * 16 + [b"x"])  # 16 MiB + 1, fragmented: a message may
+        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == f"bytes {16 * MIB + 1}"
+
+
+def granian_options() -> list[str]:
+    """The options ``granian --help`` lists (the first spelling of each)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "granian", "--help"], capture_output=True, text=True, check=True
+    )
+    return re.findall(r"^  (--[a-z0-9-]+)", result.stdout, flags=re.MULTILINE)
+
+
+def test_granian_has_no_websocket_setting_but_on_and_off_and_the_page_uses_real_options():
+    # No message size, ping or timeout setting for WebSockets: only --ws/--no-ws. (The
+    # keep-alive pings it has are HTTP/2's, --http2-keep-alive-*.)
+    options = granian_options()
+    assert [option for option in options if "ws" in option or "websocket" in option] == ["--ws"]
+    assert [option for option in options if "ping" in option or "pong" in option] == []
+    text = "\n".join(page_blocks("bash")).replace("\\\n", " ")
+    [command] = [line for line in text.splitlines() if line.startswith("granian ")]
+    used = re.findall(r"(--[a-z0-9-]+)", command)
+    assert used and set(used) <= set(options), used
+
+
+async def test_granian_never_pings_and_answers_the_clients_pings(serve):
+    server = serve(f"{MODULE}:probe", "granian")
+    events = await raw_client(server.port, "/?quiet", answer_pings=True, duration=1.0)
+    assert [name for _, name in events] == ["AcceptConnection", "TextMessage"], events
+    async with connect(server.ws_url("/?pinging"), open_timeout=TIMEOUT) as ws:
+        await hello(ws)
+        pong = await ws.ping(b"are you there")
+        await asyncio.wait_for(pong, TIMEOUT)  # answered: granian's library does it
+
+
+async def test_granian_gives_the_peer_and_its_wrapper_the_forwarded_client(serve):
+    # granian has no proxy-header option; granian.utils.proxies.wrap_asgi_with_proxy_headers
+    # wraps the app instead, trusting the peers in trusted_hosts (127.0.0.1 by default).
+    forwarded = {"X-Forwarded-For": "198.51.100.1, 203.0.113.7", "X-Forwarded-Proto": "https"}
+    plain = serve(f"{MODULE}:probe", "granian")
+    async with connect(
+        plain.ws_url("/?p"), additional_headers=forwarded, open_timeout=TIMEOUT
+    ) as ws:
+        seen = await hello(ws)
+    assert seen["client"][0] == "127.0.0.1" and isinstance(seen["client"][1], str)  # a str port
+    assert seen["scheme"] == "ws"
+
+    wrapped = serve(f"{MODULE}:behind_proxy_on_granian", "granian")
+    async with connect(
+        wrapped.ws_url("/rooms/1"), additional_headers=forwarded, open_timeout=TIMEOUT
+    ) as ws:
+        seen = await hello(ws)
+    # the last address not trusted, port 0; https mapped to wss; X-Forwarded-Host not read
+    assert seen["client"] == ["203.0.113.7", 0]
+    assert seen["scheme"] == "wss"
+    assert seen["url"] == f"wss://127.0.0.1:{wrapped.port}/rooms/1"
+
+
+UNRUN_LOOP_SIGNAL = """
+import asyncio, os, signal, sys
+import uvloop
+loop = uvloop.new_event_loop() if sys.argv[1] == "uvloop" else asyncio.new_event_loop()
+heard = asyncio.Event()
+loop.add_signal_handler(signal.SIGTERM, heard.set)  # as a granian worker does
+loop.run_until_complete(asyncio.sleep(0))  # the lifespan startup, say
+os.kill(os.getpid(), signal.SIGTERM)  # while the loop is stopped, as between two runs
+try:
+    loop.run_until_complete(asyncio.wait_for(heard.wait(), 1.0))
+    print("heard")
+except asyncio.TimeoutError:
+    print("lost")
+"""
+
+
+@pytest.mark.parametrize(("loop", "outcome"), [("uvloop", "lost"), ("asyncio", "heard")])
+def test_a_signal_that_comes_while_the_loop_is_stopped(loop, outcome):
+    # Why a granian worker on uvloop can miss its SIGTERM: it installs its handler, runs the
+    # lifespan startup, starts its Rust server (logging "Started worker-N") and only then
+    # runs its loop again. A SIGTERM in between is lost under uvloop: that worker runs on
+    # until --workers-kill-timeout kills it (no lifespan shutdown), or for ever without one.
+    result = subprocess.run(
+        [sys.executable, "-c", UNRUN_LOOP_SIGNAL, loop],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=TIMEOUT,
+    )
+    assert result.stdout == f"{outcome}\n"

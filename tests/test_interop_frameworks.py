@@ -1,7 +1,7 @@
 """shallot_ws apps mounted inside Starlette and Litestar, through the frameworks' own routing.
 
 The apps are ``tests.interop_apps.starlette_app`` and ``tests.interop_apps.litestar_app``
-(the same routes in each). Each is served by a real hypercorn and a real uvicorn, one server
+(the same routes in each). Each is served by a real hypercorn, uvicorn and granian, one server
 per framework and server for the whole module, and also driven in memory with
 ``shallot_ws.testing.connect``, which tests the mounting without a network.
 """
@@ -23,7 +23,7 @@ from tests import interop_apps
 from tests.serving import http_get, server_fixture
 
 FRAMEWORKS = ["starlette", "litestar"]
-SERVERS = ["hypercorn", "uvicorn"]
+SERVERS = ["hypercorn", "uvicorn", "granian"]
 TIMEOUT = 5.0  # any single network wait
 
 APPS = {"starlette": interop_apps.starlette_app, "litestar": interop_apps.litestar_app}

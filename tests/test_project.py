@@ -37,7 +37,15 @@ def test_the_test_command_installs_the_pinned_releases():
         if "==" in line and not line.startswith("#")
     }
     # the servers and frameworks whose behaviour the tests assert, and the linters that judge
-    assert {"hypercorn", "uvicorn", "websockets", "starlette", "litestar", "redis"} <= pins
+    assert {
+        "hypercorn",
+        "uvicorn",
+        "granian",
+        "websockets",
+        "starlette",
+        "litestar",
+        "redis",
+    } <= pins
     assert {"ruff", "mypy", "hypothesis", "pytest"} <= pins
 
 

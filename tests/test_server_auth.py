@@ -1,4 +1,5 @@
-"""examples/auth.py behind a real hypercorn, talked to with the websockets client."""
+"""examples/auth.py behind a real hypercorn and a real granian, talked to with the websockets
+client."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ async def refused(url: str, **options) -> InvalidStatus:
     return info.value
 
 
-async def test_tokens_by_header_and_query_are_greeted_others_get_401_and_403(serve):
-    server = serve("examples.auth:app")
+@pytest.mark.parametrize("server_name", ["hypercorn", "granian"])
+async def test_tokens_by_header_and_query_are_greeted_others_get_401_and_403(serve, server_name):
+    server = serve("examples.auth:app", server_name)
 
     bearer = {"Authorization": "Bearer bob-token"}
     async with connect(

@@ -89,9 +89,10 @@ async def test_two_processes_share_a_room_through_redis_streams(serve, redis_ser
             assert await frame(ada) == presence("ada", "cid")
 
 
-async def test_a_hypercorn_and_a_uvicorn_process_share_a_room(serve, redis_server):
+@pytest.mark.parametrize("other", ["uvicorn", "granian"])
+async def test_a_hypercorn_process_and_another_servers_share_a_room(serve, redis_server, other):
     url = redis_server.url.replace("redis://", "redis-stream://")
-    first, second = two_processes(serve, url, second_server="uvicorn")
+    first, second = two_processes(serve, url, second_server=other)
     async with connect(first.ws_url("/rooms/red?name=ada"), open_timeout=TIMEOUT) as ada:
         assert [await frame(ada), await frame(ada)] == [history(), presence("ada")]
         await say(ada, "from hypercorn")
@@ -101,9 +102,9 @@ async def test_a_hypercorn_and_a_uvicorn_process_share_a_room(serve, redis_serve
             assert await frame(bob) == presence("bob")
             assert await frame(bob) == presence("ada", "bob")
             assert await frame(ada) == presence("ada", "bob")
-            await say(bob, "from uvicorn")
-            assert await frame(bob) == message("bob", "from uvicorn")
-            assert await frame(ada) == message("bob", "from uvicorn")
+            await say(bob, f"from {other}")
+            assert await frame(bob) == message("bob", f"from {other}")
+            assert await frame(ada) == message("bob", f"from {other}")
         assert await frame(ada) == presence("ada")
 
 
@@ -124,8 +125,9 @@ async def test_two_processes_share_a_room_through_redis_pubsub_without_history(s
         assert await frame(ada) == presence("ada")
 
 
-async def test_on_the_memory_backend_the_page_and_a_round_trip(serve):
-    server = serve("examples.chat:app")
+@pytest.mark.parametrize("server_name", ["hypercorn", "granian"])
+async def test_on_the_memory_backend_the_page_and_a_round_trip(serve, server_name):
+    server = serve("examples.chat:app", server_name)
     status, headers, body = http_get(server.url("/"))
     assert status == 200
     assert headers["content-type"] == "text/html; charset=utf-8"
@@ -176,3 +178,48 @@ async def test_a_process_that_shuts_down_takes_its_members_out_of_the_others_lis
         assert await frame(bob) == presence("bob")  # ada's connection said leave on its way out
         assert await first.wait_exit() == 0
     assert " examples.chat: " not in first.log(), "nothing failed to publish"
+
+
+async def test_a_granian_process_that_shuts_down_may_leave_its_members_in_the_others_lists(
+    serve, redis_server
+):
+    # granian's shutdown (tests/test_interop_servers.py): its worker runs the lifespan
+    # shutdown, which closes the Broadcast, while the connections' tasks are still suspended,
+    # then exits without resuming them; ada's client sees the TCP connection drop without a
+    # close frame. Her connection wakes on its ended subscription during that shutdown and
+    # says leave: a race with the Broadcast's close. Measured both ways: the leave reaches
+    # bob, or it finds the Broadcast closed (logged) and bob keeps ada in his list until the
+    # presence heartbeats expire her (three heartbeats, 30 s by default: examples/chat/room.py).
+    url = redis_server.url.replace("redis://", "redis-stream://")
+    first = serve("examples.chat:app", "granian", env={ENV: url})
+    second = serve("examples.chat:app", env={ENV: url})
+    async with (
+        connect(first.ws_url("/rooms/blue?name=ada"), open_timeout=TIMEOUT) as ada,
+        connect(second.ws_url("/rooms/blue?name=bob"), open_timeout=TIMEOUT) as bob,
+    ):
+        assert [await frame(ada), await frame(ada)] == [history(), presence("ada")]
+        assert [await frame(bob), await frame(bob), await frame(bob)] == [
+            history(),
+            presence("bob"),
+            presence("ada", "bob"),
+        ]
+        assert await frame(ada) == presence("ada", "bob")
+        first.terminate()
+        with pytest.raises(ConnectionClosed) as closed:
+            await frame(ada)
+        assert closed.value.rcvd is None, "granian sent a close frame"
+        assert await first.wait_exit() == 0
+        try:  # the leave comes at once, or never: a second of silence is enough
+            heard = await asyncio.wait_for(frame(bob), 1.0)
+        except asyncio.TimeoutError:
+            heard = None
+    warnings = [line for line in first.log().splitlines() if " examples.chat: " in line]
+    if heard is None and first.panicked():  # granian's Rust panic at SIGTERM: nothing ran
+        assert warnings == []
+    elif heard is None:  # ada's leave lost the race
+        [warning] = warnings
+        assert warning.endswith(
+            f" WARNING examples.chat: chat: Broadcast({url!r}, keep=50) is closed"
+        )
+    else:  # it won it
+        assert (heard, warnings) == (presence("bob"), [])

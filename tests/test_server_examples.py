@@ -1,4 +1,5 @@
-"""The examples behind a real hypercorn, talked to with the websockets client."""
+"""The examples behind a real hypercorn, and behind granian where marked, talked to with the
+websockets client (each example under every server: tests/test_interop_servers.py)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,17 @@ async def closed_by_server(ws) -> ConnectionClosed:
     return info.value
 
 
-@pytest.mark.parametrize("worker", ["asyncio", "uvloop"])
-async def test_echo_echoes_and_exit_closes_1001_bye(serve, worker):
-    server = serve("examples.echo:app", args=("--worker-class", worker))
+@pytest.mark.parametrize(
+    ("server_name", "loop"),
+    [
+        ("hypercorn", ("--worker-class", "asyncio")),
+        ("hypercorn", ("--worker-class", "uvloop")),
+        ("granian", ("--loop", "asyncio")),
+        ("granian", ("--loop", "uvloop")),
+    ],
+)
+async def test_echo_echoes_and_exit_closes_1001_bye(serve, server_name, loop):
+    server = serve("examples.echo:app", server_name, args=loop)
     async with connect(server.ws_url("/"), open_timeout=TIMEOUT) as ws:
         await ws.send("hi")
         assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "@ECHO: hi"
@@ -45,8 +54,9 @@ async def test_echo_echoes_and_exit_closes_1001_bye(serve, worker):
     assert (closed.rcvd.code, closed.rcvd.reason) == (1001, "bye")
 
 
-async def test_chatbot_greets_replies_and_says_goodbye(serve):
-    server = serve("examples.chatbot:app")
+@pytest.mark.parametrize("server_name", ["hypercorn", "granian"])
+async def test_chatbot_greets_replies_and_says_goodbye(serve, server_name):
+    server = serve("examples.chatbot:app", server_name)
     async with connect(server.ws_url("/"), open_timeout=TIMEOUT) as ws:
         assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "Chatbot ready. Say hello."
         # The words are the example's to choose: compare with its own table and function.
@@ -98,9 +108,10 @@ def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
             return error.code, dict(error.headers), error.read()
 
 
+@pytest.mark.parametrize("server_name", ["hypercorn", "granian"])
 @pytest.mark.parametrize("name", ["echo", "ticker", "chatbot"])
-def test_example_serves_its_page_over_http(serve, name):
-    server = serve(f"examples.{name}:app")
+def test_example_serves_its_page_over_http(serve, name, server_name):
+    server = serve(f"examples.{name}:app", server_name)
     status, headers, body = http_get(server.url("/"))
     assert status == 200
     assert headers["content-type"].startswith("text/html")

@@ -1,5 +1,6 @@
 """Lifecycle faults that showed only under a real server, each tried the way it broke
-(docs/design.md §2, the guarantees), over a real hypercorn 0.18 on 127.0.0.1."""
+(docs/design.md §2, the guarantees), over a real hypercorn 0.18 and a real granian on
+127.0.0.1."""
 
 from __future__ import annotations
 
@@ -17,13 +18,17 @@ pytestmark = pytest.mark.server
 serve = server_fixture()
 
 TIMEOUT = 5.0
+servers = pytest.mark.parametrize("server_name", ["hypercorn", "granian"])
 
 
-async def test_a_stream_that_only_yields_does_not_freeze_the_worker_after_its_client_left(serve):
-    # hypercorn's send returns without suspending once the client has left: without a loop
-    # turn from the driver, the stream spins for ever, the other connections freeze and
-    # SIGTERM is ignored.
-    server = serve("tests.server_apps:spin_and_echo")
+@servers
+async def test_a_stream_that_only_yields_does_not_freeze_the_worker_after_its_client_left(
+    serve, server_name
+):
+    # hypercorn's send, and granian's, returns without suspending once the client has left:
+    # without a loop turn from the driver, the stream spins for ever, the other connections
+    # freeze and SIGTERM is ignored.
+    server = serve("tests.server_apps:spin_and_echo", server_name)
     async with connect(server.ws_url("/spin?one"), open_timeout=TIMEOUT) as spinning:
         for _ in range(3):
             assert (await asyncio.wait_for(spinning.recv(), TIMEOUT)).startswith("spin ")
@@ -40,12 +45,17 @@ async def test_a_stream_that_only_yields_does_not_freeze_the_worker_after_its_cl
     assert await server.wait_exit(server.graceful_timeout + 2) == server.sigterm_exit
 
 
-async def test_shutdown_runs_every_on_close_when_the_clients_stopped_reading(serve):
+@servers
+async def test_shutdown_runs_every_on_close_when_the_clients_stopped_reading(serve, server_name):
     # 100 clients that stopped reading: every send of the stream blocks on a full socket, and
     # so would the 1001 close at shutdown. Clean-up is bounded: each connection's on_close
     # runs before the process exits, and the process exits soon after its graceful timeout.
+    # granian does not wait for them (tests/test_interop_servers.py, docs/interop.md): its
+    # worker exits at SIGTERM after the lifespan shutdown, and a connection's clean-up runs
+    # only if its task happens to finish within that shutdown's loop turns. Measured: none
+    # of the 100 on_close ran in most runs, all of them in some.
     count = 100
-    server = serve("tests.server_apps:unread_stream")
+    server = serve("tests.server_apps:unread_stream", server_name)
     clients = []
     for index in range(count):
         # a tiny receive buffer, and max_queue=1: the client library stops reading from its
@@ -72,4 +82,8 @@ async def test_shutdown_runs_every_on_close_when_the_clients_stopped_reading(ser
             client.transport.abort()
     assert code == server.sigterm_exit
     closed = {line.split()[-1] for line in server.report() if " on_close " in line}
-    assert closed == {f"c{index}" for index in range(count)}
+    every = {f"c{index}" for index in range(count)}
+    if server_name == "granian":
+        assert closed <= every, closed  # any of them, none included: not a guarantee
+    else:
+        assert closed == every

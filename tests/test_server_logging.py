@@ -1,5 +1,5 @@
-"""wrap_logging under a real hypercorn: silent until Python logging is configured, as
-docs/middlewares.md says, and heard once the two documented lines have run."""
+"""wrap_logging under real servers (hypercorn, uvicorn, granian): silent until Python logging
+is configured, as docs/middlewares.md says, and heard once the two documented lines have run."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ async def say_hi(url: str) -> None:
         assert await asyncio.wait_for(ws.recv(), 5) == "hi"
 
 
-@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
+@pytest.mark.parametrize("server", ["hypercorn", "uvicorn", "granian"])
 async def test_wrap_logging_is_silent_until_logging_is_configured(serve, server):
     # the servers' own logging defaults, as `hypercorn module:app` runs them
     silent = serve("tests.logging_apps:silent", server, log_config=False)

@@ -162,7 +162,7 @@ serve = server_fixture()
 
 
 @pytest.mark.server
-@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
+@pytest.mark.parametrize("server", ["hypercorn", "uvicorn", "granian"])
 async def test_a_real_server_closes_a_client_that_stopped_answering(serve, server):
     from websockets.asyncio.client import connect as ws_connect
     from websockets.exceptions import ConnectionClosed
@@ -179,3 +179,5 @@ async def test_a_real_server_closes_a_client_that_stopped_answering(serve, serve
     assert (info.value.rcvd.code, info.value.rcvd.reason) == (4408, "heartbeat timeout")
     assert waited < 1.0  # the deadline is 0.2 s after that ping
     await running.wait_for_report("on_close quiet")
+    running.stop()
+    assert "Traceback" not in running.log() and "LifecycleError" not in running.log()

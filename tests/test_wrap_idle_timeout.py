@@ -494,6 +494,8 @@ async def served_ticker(scope, receiver):
         ("hypercorn", "served_echo", 1001, "idle timeout"),
         ("uvicorn", "served_echo", 1001, "idle timeout"),
         ("hypercorn", "served_ticker", 4008, "say something"),
+        ("granian", "served_echo", 1001, "idle timeout"),
+        ("granian", "served_ticker", 4008, "say something"),  # once a LifecycleError (fixed)
     ],
 )
 async def test_a_real_server_delivers_the_idle_close(serve, server, app, code, reason):
@@ -515,5 +517,5 @@ async def test_a_real_server_delivers_the_idle_close(serve, server, app, code, r
     assert info.value.rcvd is not None
     assert (info.value.rcvd.code, info.value.rcvd.reason) == (code, reason)
     assert elapsed < 1.5
-    running.stop()  # uvicorn ends by its SIGTERM (-15), hypercorn with 0: either is fine here
+    running.stop()  # uvicorn ends by its SIGTERM (-15), the others with 0: either is fine here
     assert "Traceback" not in running.log()

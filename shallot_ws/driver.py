@@ -21,6 +21,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Any, NamedTuple
 
+from . import connections
 from .cancelling import CancelTimer, cancel_requested
 from .errors import LifecycleError, ProtocolError, WSDisconnect
 from .handshake import handshake
@@ -80,6 +81,7 @@ class _Session:
     __slots__ = (
         "_close_code",
         "_inbound",
+        "_pending_close",
         "_phase",
         "_plan",
         "_scope",
@@ -109,6 +111,7 @@ class _Session:
         self._phase = Phase.CONNECTING
         self.outcome = Outcome.FAILED  # until a step settles it
         self._close_code = 1006  # the code of the close this connection sent, if any
+        self._pending_close: asyncio.Future[None] | None = None  # a bounded close's send
 
     def _step(self, event: Event) -> Action:
         """Move through the lifecycle table; the action to do."""
@@ -138,6 +141,7 @@ class _Session:
                 await self._send(message)
             return
         self._step(Event.ACCEPT)
+        connections.register(self._task)  # a shutdown can close it from now on
         cancelled: BaseException | None = None
         try:
             # Accepted from the moment the accept is being sent: a cancellation even then
@@ -174,7 +178,10 @@ class _Session:
                     self._scope,
                 )
                 cancelled = done or cancelled
+                connections.forget(self._task)
         if cancelled is not None:
+            if cancelled.args == (connections.SHUTDOWN_MESSAGE,):
+                return  # the app's own shutdown closed it: over, nothing to tell the server
             raise cancelled
 
     # The drain timer: armed when the client leaves, re-armed each time the handler takes a
@@ -184,6 +191,9 @@ class _Session:
     def _gone(self) -> None:
         """The inbound's news: the client left, or the server broke the protocol."""
         action = self._step(Event.FAULT if self._inbound.fault is not None else Event.LEFT)
+        pending = self._pending_close
+        if pending is not None and self._phase is Phase.CLOSING:
+            pending.cancel()  # a bounded close (at shutdown) nobody will read: stop waiting
         drain = self._plan.options.drain_timeout
         if action is Action.ARM_DRAIN:
             self._drain().arm(drain, repeat=drain)
@@ -319,6 +329,25 @@ class _Session:
         else:
             raise LifecycleError(f"the driver cannot do {action.name} on event {event.name}")
 
+    async def _send_within(self, message: Message, bound: float) -> None:
+        """Send ``message``, waiting at most ``bound`` seconds (``TimeoutError``), and no
+        longer than until the client's disconnect comes (``ConnectionResetError``: nobody
+        reads it any more; a server may never finish such a send)."""
+        task = asyncio.ensure_future(self._send(message))
+        self._pending_close = task
+        try:
+            done, _ = await asyncio.wait((task,), timeout=bound)
+        finally:
+            self._pending_close = None
+            if not task.done():
+                task.cancel()
+        if not done:
+            await asyncio.wait((task,), timeout=_MIN_CLOSE_WAIT)
+            raise asyncio.TimeoutError()
+        if task.cancelled():  # by ``_gone``: the client left while the close was on its way
+            raise ConnectionResetError("the client left while the close was on its way")
+        task.result()
+
     async def _close(self, message: Message, bound: float | None = None) -> None:
         """Send this connection's one close (phase CLOSING); ``bound``: wait at most that."""
         self._close_code = message["code"]
@@ -327,7 +356,7 @@ class _Session:
             if bound is None:
                 await self._send(dict(message))  # a copy: a server may keep or change it
             else:
-                await asyncio.wait_for(self._send(dict(message)), bound)
+                await self._send_within(dict(message), bound)
         except asyncio.TimeoutError:  # (an OSError too, from 3.11: caught first)
             self._step(Event.CLOSE_REFUSED)
             logger.warning(

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from . import connections
 from .errors import InvalidHandler, ProtocolError
 from .reporting import logger
 from .signatures import callable_name, describe
@@ -54,7 +55,9 @@ async def serve_lifespan(
     receive: Receive, send: Send, app: object = None, lifespan: Lifespan | None = None
 ) -> None:
     """Complete the lifespan protocol, entering ``lifespan(app)`` at startup and exiting it at
-    shutdown; without a ``lifespan`` there is nothing to set up."""
+    shutdown; without a ``lifespan`` there is nothing to set up. At shutdown, first, the
+    connections the server left open are closed (``connections.drain``: the app's shutdown
+    close, then each one's ``finally`` blocks and hooks), within a bounded time."""
     context: AbstractAsyncContextManager[Any] | None = None
     while True:
         event = await receive()
@@ -74,6 +77,7 @@ async def serve_lifespan(
                     return
             await send({"type": "lifespan.startup.complete"})
         elif kind == "lifespan.shutdown":
+            await connections.drain()  # those the server left open close with 1012, hooks run
             if context is not None and lifespan is not None:
                 try:
                     await context.__aexit__(None, None, None)

@@ -4,6 +4,7 @@ in memory: order against the events, failure texts and logs, build-time checks, 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import pytest
@@ -264,3 +265,45 @@ def test_a_mounted_router_with_a_lifespan_is_refused():
     )
     with pytest.raises(RouteError):
         router([route("/api", sub)])
+
+
+async def test_the_lifespan_shutdown_closes_the_connections_the_server_left_open():
+    # granian's shutdown runs the lifespan shutdown without cancelling the open connections
+    # (their hooks would never run): the app closes them itself, with its shutdown close,
+    # and their finally blocks and hooks run before the shutdown completes.
+    from tests.test_driver_faults import SCOPE, FakeServer
+
+    calls: list[str] = []
+    waiting = asyncio.Event()
+
+    async def on_close(scope):
+        calls.append("on_close")
+
+    @websocket(on_close=on_close)
+    async def patient(scope, receiver):
+        try:
+            waiting.set()
+            await asyncio.Event().wait()
+            yield ws_send("never")
+        finally:
+            calls.append("finally")
+
+    server = FakeServer([{"type": "websocket.connect"}])
+    connection = asyncio.ensure_future(patient(dict(SCOPE), server.receive, server.send))
+    await waiting.wait()
+    events = asyncio.Queue()
+    answers: list[dict] = []
+
+    async def send(message):
+        answers.append(message)
+
+    for event in ({"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}):
+        events.put_nowait(event)
+    await patient({"type": "lifespan"}, events.get, send)
+    assert [a["type"] for a in answers] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    assert server.sent[-1] == {"type": "websocket.close", "code": 1012, "reason": "service restart"}
+    assert calls == ["finally", "on_close"]
+    assert connection.done() and not connection.cancelled() and connection.exception() is None

@@ -53,7 +53,9 @@ async def test_shutdown_runs_every_on_close_when_the_clients_stopped_reading(ser
     # granian does not cancel them (tests/test_interop_servers.py, docs/interop.md): the
     # app's lifespan shutdown does (shallot_ws.connections.drain), within its bound.
     count = 100
-    server = serve("tests.server_apps:unread_stream", server_name)
+    # granian: the app's lifespan shutdown closes them, given time before the kill timeout
+    grace = 1 if server_name == "hypercorn" else 10
+    server = serve("tests.server_apps:unread_stream", server_name, graceful_timeout=grace)
     clients = []
     for index in range(count):
         # a tiny receive buffer, and max_queue=1: the client library stops reading from its

@@ -36,8 +36,9 @@ messages behind, and the connection closes with 1013 ("too slow: messages were d
 instead of skipping messages unseen. A broker unreachable when a client joins closes it
 with 1013 ("chat unavailable, try again later"); a message that cannot be published gets an
 error frame; a presence event that cannot be published is logged, and the heartbeats make
-up for it. When the broadcast closes (the server shuts down) the connection closes with
-1001.
+up for it. When the server shuts down, the app closes its connections first (1012, come
+back: their ``leave`` goes out), then its lifespan closes the broadcast; a broadcast closed
+under a connection closes it with 1001 ("the chat is closing").
 """
 
 from __future__ import annotations

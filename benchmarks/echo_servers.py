@@ -103,6 +103,8 @@ class Server:
 
 
 def granian(loop: str) -> Server:
+    """granian's ASGI interface (lifespan included) on ``loop``, one worker process."""
+
     def command(app: str, port: int) -> list[str]:
         return [
             sys.executable, "-m", "granian", "--interface", "asgi", "--loop", loop,
@@ -114,6 +116,7 @@ def granian(loop: str) -> Server:
 
 
 def uvicorn_command(app: str, port: int) -> list[str]:
+    """uvicorn in one process, on uvloop when it is installed, websockets' sans-I/O protocol."""
     return [
         sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port),
         "--loop", "uvloop" if HAS_UVLOOP else "asyncio", "--ws", "websockets-sansio",
@@ -122,6 +125,7 @@ def uvicorn_command(app: str, port: int) -> list[str]:
 
 
 def hypercorn_command(app: str, port: int) -> list[str]:
+    """hypercorn with the app in the process started (``--workers 0``), on asyncio."""
     return [
         sys.executable, "-m", "hypercorn", app, "--bind", f"{HOST}:{port}", "--workers", "0",
         "--log-level", "warning",
@@ -138,6 +142,8 @@ SERVERS = (
 
 @dataclass(frozen=True)
 class Running:
+    """A started server: its process (whose CPU time is read) and the URI to connect to."""
+
     process: subprocess.Popen[bytes]
     uri: str
 
@@ -169,6 +175,8 @@ def servers(peers: Sequence[str]) -> Iterator[dict[tuple[str, str], Running]]:
 
 @dataclass(frozen=True)
 class Case:
+    """What one window measures: a peer behind a server, in a shape."""
+
     server: str
     peer: str
     shape: str
@@ -316,6 +324,7 @@ def tables(results: Results, shapes: Sequence[str]) -> tuple[str, str, int, int,
 
 
 def percent(share: float) -> str:
+    """A share of one core as a whole percentage: ``0.815`` -> ``82%``."""
     return f"{share * 100:.0f}%"
 
 

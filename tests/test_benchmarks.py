@@ -82,14 +82,16 @@ def test_echo_hypercorn_runs():
 @pytest.mark.server
 def test_echo_servers_runs():
     options = ["--connections", "2", "--clients", "2", "--ms", "50", "--rounds", "1"]
-    lines = echo_servers.main(options).splitlines()
-    header, *rows = ([cell.strip() for cell in line.split("|")[1:3]] for line in lines)
-    assert header == ["shape", "server"]
-    assert rows[1:] == [
-        [shape, server.name]
-        for shape in (echo_servers.PING_PONG, echo_servers.PIPELINED)
-        for server in echo_servers.SERVERS
-    ]
+    throughput, cpu = echo_servers.main(options).split("\n\n")
+    for table in (throughput, cpu):
+        lines = table.splitlines()
+        header, *rows = ([cell.strip() for cell in line.split("|")[1:3]] for line in lines)
+        assert header == ["shape", "server"]
+        assert rows[1:] == [
+            [shape, server.name]
+            for shape in (echo_servers.PING_PONG, echo_servers.PIPELINED)
+            for server in echo_servers.SERVERS
+        ]
 
 
 @pytest.mark.parametrize(

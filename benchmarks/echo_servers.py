@@ -33,9 +33,12 @@ server was, its CPU time over the window's length (the least and the most of the
 granian can pass 100%, its Rust threads running beside Python), and the busiest client
 process (the median of the row's windows). A server well under 100% waited: for the client,
 or for a core that other work held. With the client and the server on the same 2 cores and
-other work coming and going, throughput swings between runs (the same code from about 0.8x
-to 1.2x); the CPU a message costs the server swings less, and it is what throughput follows
-when the server has a core to itself.
+other work coming and going, throughput swings between runs: a ratio by about ±10%
+(shallot_ws / raw, ping-pong behind granian on asyncio: 0.94x, 1.12x, 0.99x in three runs of
+one day). The CPU a message costs the server does not depend on how much of a core the
+server got, and it is what throughput follows when the server has a core to itself; but it
+moves too (how many messages one wake-up handles changes with the timing), by about as much
+in some rows.
 
 Targets (issue 14): behind every server and in both shapes, shallot_ws at least 0.90x the
 raw ASGI loop, and ahead of (more than 1.00x) Starlette and Litestar. The line under the

@@ -203,11 +203,12 @@ def ratio_table(
     rate_column: str,
     targets: Mapping[str, float],
     digits: int,
+    numerator: str = SHALLOT_WS,
 ) -> str:
-    """One row a peer, in ``rates``' order: its median rate, the median ratio shallot_ws /
-    peer, and for a peer in ``targets`` the least that ratio may be (shown with ``digits``
-    decimals) and the verdict."""
-    ratios = median_ratios(rates)
+    """One row a peer, in ``rates``' order: its median rate, the median ratio ``numerator``
+    (shallot_ws by default) / peer, and for a peer in ``targets`` the least that ratio may be
+    (shown with ``digits`` decimals) and the verdict."""
+    ratios = median_ratios(rates, numerator)
     rows = []
     for peer in rates:
         target = targets.get(peer)
@@ -215,12 +216,13 @@ def ratio_table(
             [
                 peer,
                 f"{statistics.median(rates[peer]):,.0f}",
-                "-" if peer == SHALLOT_WS else f"{ratios[peer]:.2f}x",
+                "-" if peer == numerator else f"{ratios[peer]:.2f}x",
                 "-" if target is None else f">= {target:.{digits}f}x",
                 "-" if target is None else verdict(ratios[peer] >= target),
             ]
         )
-    return markdown_table(["peer", rate_column, "shallot_ws / peer", "target", "verdict"], rows)
+    header = ["peer", rate_column, f"{numerator} / peer", "target", "verdict"]
+    return markdown_table(header, rows)
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:

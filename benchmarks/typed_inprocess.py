@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import platform
-import statistics
 import sys
 import time
 from collections import deque
@@ -41,9 +40,7 @@ from benchmarks._peers import (
     CONNECT,
     DISCONNECT,
     interleaved,
-    markdown_table,
-    median_ratios,
-    verdict,
+    ratio_table,
     websocket_scope,
 )
 from benchmarks._runner import Count, parse_counts, rounds, show_table
@@ -135,21 +132,7 @@ async def _echoes_values(app: Any, payload: list[str]) -> float:
 
 
 def report(rates: dict[str, list[float]]) -> str:
-    ratios = median_ratios(rates, MSGSPEC)
-    rows = []
-    for peer in PEERS:
-        target = TARGETS.get(peer)
-        rows.append(
-            [
-                peer,
-                f"{statistics.median(rates[peer]):,.0f}",
-                "-" if peer == MSGSPEC else f"{ratios[peer]:.2f}x",
-                "-" if target is None else f">= {target:.2f}x",
-                "-" if target is None else verdict(ratios[peer] >= target),
-            ]
-        )
-    header = ["peer", "median msgs/s", "msgspec contract / peer", "target", "verdict"]
-    return markdown_table(header, rows)
+    return ratio_table(rates, "median msgs/s", TARGETS, digits=2, numerator=MSGSPEC)
 
 
 def main(argv: list[str] | None = None) -> str:

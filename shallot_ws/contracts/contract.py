@@ -140,20 +140,16 @@ class Contract:
                         f"{type_name(codec.type)}: {problem}"
                     )
             frame = codec.encode(value)
-        if isinstance(frame, str):
-            return {"type": SEND_TYPE, "text": frame}
-        return {"type": SEND_TYPE, "bytes": frame}
+        return _send_message(frame)
 
     def reply_to(self, reason: str) -> Message:
         """The message answering an invalid frame under ``on_invalid`` "reply" or a function."""
         make = error_reply if self.on_invalid == "reply" else self.on_invalid
         assert callable(make)
         value = make(reason)
-        if isinstance(value, dict) and str(value.get("type", "")).startswith("websocket."):
-            return value
-        if self.on_invalid == "reply":
-            return {"type": SEND_TYPE, **_frame_field(_plain(value, self.mode))}
-        return self.encode(value)
+        if self.on_invalid == "reply":  # not a declared message: plain JSON (or MessagePack)
+            return _send_message(_plain(value, self.mode))
+        return self.encode(value)  # a declared message, or a ws_close(...) passed through
 
     def _wrap(self, handler: HandlerFunction) -> HandlerFunction:
         close = self.on_invalid == "close"
@@ -217,8 +213,11 @@ def _plain(value: Any, mode: Mode) -> Frame:
     return data
 
 
-def _frame_field(frame: Frame) -> dict[str, Frame]:
-    return {"text": frame} if isinstance(frame, str) else {"bytes": frame}
+def _send_message(frame: Frame) -> Message:
+    """The ``websocket.send`` message of an encoded frame (trusted by the driver)."""
+    if isinstance(frame, str):
+        return {"type": SEND_TYPE, "text": frame}
+    return {"type": SEND_TYPE, "bytes": frame}
 
 
 class _Replies:
